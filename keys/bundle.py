@@ -1,0 +1,235 @@
+"""Signed bundles: the only thing that crosses between the server and the air-gapped console.
+
+Layout (see docs/protocol.md, "Bundle"):
+
+    magic          8  b"WBSBUNDL"
+    version        1  0x01
+    manifest_len   4  u32be, at most MAX_MANIFEST_BYTES
+    manifest       canonical JSON (signed bytes, exactly as written)
+    signature     64  Ed25519(signer, "wbs-manifest-v1\\0" || manifest)
+    items             each manifest item's bytes, in manifest order, back to back; nothing after
+
+The manifest names its direction, its signer's verify key, a sequence number and, for each item, its
+name, size and SHA-256. A reader verifies the signature before it reads any item, checks that the
+signer is one it trusts, streams every item into a staging directory while hashing it, and only
+returns when every item matched and the file ended exactly where the manifest said. Whoever holds
+the USB stick can therefore not alter, drop, add, reorder or truncate anything unnoticed; replay is
+refused by the receivers, which remember the sequence numbers they applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import nacl.signing
+
+from keys.encoding import canonical_json
+from keys.errors import CryptoFormatError, KeyFileError, SignatureError
+from keys.keyfiles import PublicKey, parse_public_key, verify_public_key
+from keys.signing import SIGNATURE_BYTES, sign_manifest, verify_manifest_bytes
+
+MAGIC = b"WBSBUNDL"
+VERSION = 1
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+COPY_BLOCK = 1024 * 1024
+ITEM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+Direction = Literal["server-to-console", "console-to-server"]
+DIRECTIONS: tuple[Direction, ...] = ("server-to-console", "console-to-server")
+_PREFIX = struct.Struct(">8sBI")
+
+
+class BundleError(CryptoFormatError):
+    """The file is not a valid bundle for this receiver; nothing from it may be applied."""
+
+
+@dataclass(frozen=True)
+class ItemSource:
+    """An item to put in a bundle: its name in the manifest and the file that holds its bytes."""
+
+    name: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class VerifiedBundle:
+    manifest: dict[str, Any]
+    signer: PublicKey
+    items: dict[str, Path]  # item name -> verified copy in the staging directory
+
+
+def _hash_file(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while block := handle.read(COPY_BLOCK):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+def write_bundle(
+    out_path: Path,
+    direction: Direction,
+    body: dict[str, Any],
+    items: Sequence[ItemSource],
+    signing_key: nacl.signing.SigningKey,
+) -> dict[str, Any]:
+    """Write a signed bundle atomically (temp file, fsync, rename); returns the manifest.
+
+    `body` holds the sender's records (sequence number, sources, reports...). The item list is
+    computed here from the files, so the hashes always describe the bytes that follow.
+    """
+    names = [item.name for item in items]
+    if len(set(names)) != len(names) or not all(ITEM_NAME.match(name) for name in names):
+        raise ValueError("item names must be unique and safe")
+    listed = []
+    for item in items:
+        size, sha256 = _hash_file(item.path)
+        listed.append({"name": item.name, "size": size, "sha256": sha256})
+    manifest = dict(body)
+    manifest.update(
+        format="wbs-bundle",
+        version=VERSION,
+        direction=direction,
+        signer=verify_public_key(signing_key).to_line(),
+        items=listed,
+    )
+    manifest_bytes = canonical_json(manifest)
+    signature = sign_manifest(manifest, signing_key)
+    partial = out_path.with_name(out_path.name + ".partial")
+    with partial.open("wb") as out:
+        out.write(_PREFIX.pack(MAGIC, VERSION, len(manifest_bytes)))
+        out.write(manifest_bytes)
+        out.write(signature)
+        for item, entry in zip(items, listed, strict=True):
+            _copy_exact(item.path, out, entry)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, out_path)
+    return manifest
+
+
+def _copy_exact(path: Path, out: BinaryIO, entry: dict[str, Any]) -> None:
+    """Copy an item, refusing it if it changed since it was hashed (size or content)."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while block := handle.read(COPY_BLOCK):
+            digest.update(block)
+            size += len(block)
+            out.write(block)
+    if size != entry["size"] or digest.hexdigest() != entry["sha256"]:
+        raise BundleError(f"item {entry['name']} changed while the bundle was written")
+
+
+def _read_exactly(source: BinaryIO, size: int) -> bytes:
+    data = source.read(size)
+    if len(data) != size:
+        raise BundleError("bundle is truncated")
+    return data
+
+
+def _check_manifest(manifest: Any, direction: Direction) -> list[dict[str, Any]]:
+    if not isinstance(manifest, dict) or manifest.get("format") != "wbs-bundle":
+        raise BundleError("not a bundle manifest")
+    if manifest.get("version") != VERSION:
+        raise BundleError("unsupported bundle version")
+    if manifest.get("direction") != direction:
+        raise BundleError(
+            f"bundle goes {manifest.get('direction')!r}, this side expects {direction!r}"
+        )
+    items = manifest.get("items")
+    if not isinstance(items, list):
+        raise BundleError("manifest has no item list")
+    seen: set[str] = set()
+    for entry in items:
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("name"), str)
+            and ITEM_NAME.match(entry["name"])
+            and type(entry.get("size")) is int
+            and entry["size"] >= 0
+            and isinstance(entry.get("sha256"), str)
+            and re.fullmatch(r"[0-9a-f]{64}", entry["sha256"])
+        ):
+            raise BundleError("malformed item entry in manifest")
+        if entry["name"] in seen:
+            raise BundleError("duplicate item in manifest")
+        seen.add(entry["name"])
+    return items
+
+
+def read_bundle(
+    path: Path,
+    direction: Direction,
+    trusts_signer: Callable[[PublicKey], bool],
+    staging_dir: Path,
+) -> VerifiedBundle:
+    """Verify a bundle whole and stage its items; raise BundleError (or a subclass) otherwise.
+
+    `trusts_signer` decides whether the manifest's signer is acceptable (pinned, or configured);
+    it is asked only after the signature has verified under that key.
+    """
+    try:
+        source = path.open("rb")
+    except OSError as exc:
+        raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
+    with source:
+        prefix = source.read(_PREFIX.size)
+        if len(prefix) < _PREFIX.size or prefix[:8] != MAGIC:
+            raise BundleError("not a bundle file")
+        _magic, version, manifest_len = _PREFIX.unpack(prefix)
+        if version != VERSION:
+            raise BundleError(f"unsupported bundle version {version}")
+        if manifest_len > MAX_MANIFEST_BYTES:
+            raise BundleError("manifest too large")
+        manifest_bytes = _read_exactly(source, manifest_len)
+        signature = _read_exactly(source, SIGNATURE_BYTES)
+        try:
+            manifest = json.loads(manifest_bytes)
+            signer = parse_public_key(str(manifest["signer"]), "verify")
+        except (ValueError, KeyError, TypeError, KeyFileError) as exc:
+            raise BundleError("manifest is unreadable") from exc
+        try:
+            verify_manifest_bytes(manifest_bytes, signature, signer.as_verify_key())
+        except SignatureError as exc:
+            raise BundleError("bundle signature does not verify") from exc
+        if canonical_json(manifest) != manifest_bytes:
+            raise BundleError("manifest is not in canonical form")
+        if not trusts_signer(signer):
+            raise BundleError(f"bundle is signed by an untrusted key ({signer.fingerprint})")
+        items = _check_manifest(manifest, direction)
+        staged = _stage_items(source, items, staging_dir)
+        if source.read(1):
+            raise BundleError("data follows the last item")
+    return VerifiedBundle(manifest=manifest, signer=signer, items=staged)
+
+
+def _stage_items(
+    source: BinaryIO, items: list[dict[str, Any]], staging_dir: Path
+) -> dict[str, Path]:
+    staged: dict[str, Path] = {}
+    for entry in items:
+        target = staging_dir / entry["name"]
+        digest = hashlib.sha256()
+        remaining = entry["size"]
+        with target.open("xb") as out:
+            while remaining:
+                block = source.read(min(COPY_BLOCK, remaining))
+                if not block:
+                    raise BundleError("bundle is truncated")
+                digest.update(block)
+                out.write(block)
+                remaining -= len(block)
+        if digest.hexdigest() != entry["sha256"]:
+            raise BundleError(f"item {entry['name']} does not match its hash")
+        staged[entry["name"]] = target
+    return staged
