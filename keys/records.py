@@ -1,0 +1,181 @@
+"""The shared vocabulary of the protocol: register numbers, statuses, categories, bundle records.
+
+Both the server and the console build and check bundle bodies through this module, so the two
+sides cannot drift apart. Every record is checked field by field on import: a signed bundle from a
+buggy or compromised peer still cannot make the receiver store a malformed row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from typing import Any
+
+# Register numbers: "WBS-" + 8 random Crockford base32 characters (40 bits, not sequential: they
+# reveal nothing about how many reports exist) + 1 check character, grouped for reading aloud:
+# WBS-7K3M-Q2XP-R. The check is a weighted sum mod 31, which catches any single wrong character
+# and any swap of two neighbours.
+REGNO_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+REGNO_PATTERN = re.compile(r"^WBS-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]$")
+_REGNO_FOLD = str.maketrans({"I": "1", "L": "1", "O": "0", "U": "V"})
+
+
+def _check_char(body: str) -> str:
+    total = sum((index + 1) * REGNO_ALPHABET.index(char) for index, char in enumerate(body))
+    return REGNO_ALPHABET[total % 31]
+
+
+def new_regno() -> str:
+    body = "".join(secrets.choice(REGNO_ALPHABET) for _ in range(8))
+    return f"WBS-{body[:4]}-{body[4:]}-{_check_char(body)}"
+
+
+def normalize_regno(text: str) -> str | None:
+    """Accept what a person types (any case, spaces, misread O/I/L); None when invalid."""
+    if len(text) > 40:
+        return None
+    compact = re.sub(r"[\s-]+", "", text.upper()).translate(_REGNO_FOLD)
+    if compact.startswith("WBS"):
+        compact = compact[3:]
+    if len(compact) != 9 or any(char not in REGNO_ALPHABET for char in compact):
+        return None
+    body, check = compact[:8], compact[8]
+    if _check_char(body) != check:
+        return None
+    return f"WBS-{body[:4]}-{body[4:]}-{check}"
+
+
+# Statuses: machine names are the protocol; labels are for people (Indonesian first).
+STATUSES: dict[str, tuple[str, str]] = {
+    "received": ("Diterima", "Received"),
+    "verifying": ("Sedang diverifikasi", "Being verified"),
+    "needs_info": ("Perlu informasi tambahan", "More information needed"),
+    "investigating": ("Dalam penyelidikan", "Under investigation"),
+    "forwarded": ("Diteruskan ke instansi berwenang", "Forwarded to the competent authority"),
+    "closed": ("Selesai", "Closed"),
+    "rejected": ("Tidak dapat ditindaklanjuti", "Cannot be followed up"),
+}
+FINAL_STATUSES = frozenset({"closed", "rejected", "forwarded"})
+
+CATEGORIES: dict[str, tuple[str, str]] = {
+    "corruption": ("Korupsi", "Corruption"),
+    "bribery": ("Suap / gratifikasi", "Bribery / gratification"),
+    "extortion": ("Pemerasan / pungutan liar", "Extortion"),
+    "embezzlement": ("Penggelapan", "Embezzlement"),
+    "procurement_fraud": ("Kecurangan pengadaan barang/jasa", "Procurement fraud"),
+    "conflict_of_interest": ("Benturan kepentingan", "Conflict of interest"),
+    "abuse_of_authority": ("Penyalahgunaan wewenang", "Abuse of authority"),
+    "code_of_conduct": ("Pelanggaran kode etik / perilaku", "Code-of-conduct violation"),
+    "poor_service": ("Pelayanan publik yang buruk", "Poor public service"),
+    "other": ("Lainnya", "Other"),
+}
+RELATIONS: dict[str, tuple[str, str]] = {
+    "employee": ("Pegawai / pejabat kementerian", "Ministry employee or official"),
+    "public": ("Masyarakat umum", "Member of the public"),
+}
+
+# Entry kinds carried from the server to the console, and response kinds carried back.
+ENTRY_KINDS = frozenset({"report", "followup", "file"})
+RESPONSE_KINDS = frozenset({"reply", "status"})
+_HEX_ID = re.compile(r"^[0-9a-f]{32}$")
+_DESIGNATION = re.compile(r"^[a-z]{2,16}( [a-z]{2,16}){1,2}$")
+
+
+class RecordError(ValueError):
+    """A bundle record is malformed; the whole bundle is refused."""
+
+
+def new_id() -> str:
+    """A random 128-bit identifier (sources, entries, responses): never derived from content."""
+    return secrets.token_hex(16)
+
+
+def today() -> str:
+    """Days only: the threat model allows the server to know the day, never the time."""
+    return dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise RecordError(message)
+
+
+def _is_day(value: Any) -> bool:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and bool(_HEX_ID.match(value))
+
+
+def _is_regno(value: Any) -> bool:
+    return isinstance(value, str) and normalize_regno(value) == value
+
+
+def _list_of_dicts(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    value = body.get(name, [])
+    _require(isinstance(value, list), f"{name} must be a list")
+    _require(all(isinstance(entry, dict) for entry in value), f"{name} entries must be objects")
+    return list(value)
+
+
+def _check_header(body: dict[str, Any]) -> None:
+    _require(_is_id(body.get("instance")), "bad instance id")
+    sequence = body.get("sequence")
+    _require(type(sequence) is int and sequence >= 1, "bad sequence number")
+    _require(_is_day(body.get("created_day")), "bad created_day")
+
+
+def check_server_body(body: dict[str, Any], item_names: set[str]) -> None:
+    """Validate a server-to-console bundle body (see docs/protocol.md, "Records")."""
+    _check_header(body)
+    sources = _list_of_dicts(body, "sources")
+    for source in sources:
+        _require(_is_id(source.get("source_id")), "bad source_id")
+        key = source.get("public_key")
+        _require(isinstance(key, str) and key.startswith("wbs-recipient-v1:"), "bad source key")
+        designation = source.get("designation")
+        _require(
+            isinstance(designation, str) and bool(_DESIGNATION.match(designation)),
+            "bad designation",
+        )
+        _require(_is_day(source.get("created_day")), "bad source created_day")
+    source_ids = {source["source_id"] for source in sources}
+    for report in _list_of_dicts(body, "reports"):
+        _require(_is_regno(report.get("regno")), "bad regno")
+        _require(report.get("source_id") in source_ids, "report names an unlisted source")
+        _require(_is_day(report.get("received_day")), "bad received_day")
+    regnos = {report["regno"] for report in body.get("reports", [])}
+    entry_ids: set[str] = set()
+    for entry in _list_of_dicts(body, "entries"):
+        _require(_is_id(entry.get("entry_id")), "bad entry_id")
+        _require(entry.get("kind") in ENTRY_KINDS, "bad entry kind")
+        _require(entry.get("regno") in regnos, "entry names an unlisted report")
+        _require(_is_day(entry.get("day")), "bad entry day")
+        _require(entry.get("item") in item_names, "entry names a missing item")
+        parent = entry.get("parent")
+        _require(parent is None or _is_id(parent), "bad entry parent")
+        entry_ids.add(entry["entry_id"])
+    _require(len(entry_ids) == len(body.get("entries", [])), "duplicate entry ids")
+
+
+def check_console_body(body: dict[str, Any], item_names: set[str]) -> None:
+    """Validate a console-to-server bundle body (see docs/protocol.md, "Records")."""
+    _check_header(body)
+    for response in _list_of_dicts(body, "responses"):
+        _require(_is_id(response.get("response_id")), "bad response_id")
+        _require(response.get("kind") in RESPONSE_KINDS, "bad response kind")
+        _require(_is_regno(response.get("regno")), "bad regno")
+        _require(_is_day(response.get("day")), "bad response day")
+        _require(response.get("item") in item_names, "response names a missing item")
+        closes = response.get("closes_report", False)
+        _require(isinstance(closes, bool), "bad closes_report")
+    acks = body.get("acks", [])
+    _require(isinstance(acks, list) and all(_is_id(ack) for ack in acks), "bad acks")
