@@ -1,2 +1,167 @@
-def main() -> None:
-    raise SystemExit("not yet")
+"""`dropbox`: the operator's command line (init, serve, export, import, check).
+
+Every expected failure is one line on stderr and a non-zero exit; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dropbox import instance as instance_module
+from dropbox.db import DatabaseError
+from dropbox.exchange import ExchangeError, export_bundle, import_bundle
+from dropbox.instance import InstanceError
+from dropbox.serve import ServeError, default_spill_dir, serve
+from dropbox.service import DropBox
+from keys.errors import CryptoFormatError
+from keys.keyfiles import read_public_key
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dropbox", description="WBS drop box server")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    init = commands.add_parser("init", help="create a new instance in an empty data directory")
+    init.add_argument("--data", type=Path, required=True)
+    init.add_argument(
+        "--recipient",
+        type=Path,
+        action="append",
+        required=True,
+        help="an inspectorate recipient public-key file (repeatable)",
+    )
+    init.add_argument(
+        "--console-key",
+        type=Path,
+        action="append",
+        required=True,
+        help="the console's verify-key file (repeatable)",
+    )
+    init.add_argument(
+        "--upload-limit-mib",
+        type=int,
+        default=instance_module.DEFAULT_UPLOAD_LIMIT // (1024 * 1024),
+    )
+
+    run = commands.add_parser("serve", help="run the source site on waitress")
+    run.add_argument("--data", type=Path, required=True)
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8080)
+    run.add_argument(
+        "--spill-dir",
+        type=Path,
+        default=None,
+        help="RAM-backed directory for request bodies (default: /run/wbs-dropbox/"
+        "spill or /dev/shm)",
+    )
+    run.add_argument(
+        "--allow-persistent-spill",
+        action="store_true",
+        help="local demo only: accept a spill directory on a persistent disk",
+    )
+    run.add_argument(
+        "--allow-public-bind",
+        action="store_true",
+        help="listen on a non-loopback address (not for onion deployments)",
+    )
+    run.add_argument("--threads", type=int, default=8)
+
+    export = commands.add_parser("export", help="write a signed bundle for the console")
+    export.add_argument("--data", type=Path, required=True)
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--all", action="store_true", help="re-export everything still stored")
+
+    importer = commands.add_parser("import", help="apply a signed response bundle")
+    importer.add_argument("--data", type=Path, required=True)
+    importer.add_argument("file", type=Path)
+    return parser
+
+
+def _init(args: argparse.Namespace) -> int:
+    recipients = [read_public_key(path, "recipient") for path in args.recipient]
+    console_keys = [read_public_key(path, "verify") for path in args.console_key]
+    if args.upload_limit_mib < 1:
+        raise InstanceError("--upload-limit-mib must be at least 1")
+    created = instance_module.create(
+        args.data, recipients, console_keys, args.upload_limit_mib * 1024 * 1024
+    )
+    DropBox(created).setup()
+    print(f"Instance created in {args.data}")
+    for key in created.recipients:
+        print(f"  recipient key   {key.fingerprint}")
+    for key in created.console_keys:
+        print(f"  console key     {key.fingerprint}")
+    print(
+        f"  server key      {created.server_public_key.fingerprint}  "
+        f"({args.data / instance_module.SERVER_PUB_FILE}: give it to the console)"
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    loaded = instance_module.load(args.data)
+    spill_dir = args.spill_dir or default_spill_dir(loaded)
+    print(f"Serving the source site on http://{args.host}:{args.port}/", flush=True)
+    serve(
+        loaded,
+        args.host,
+        args.port,
+        spill_dir,
+        args.allow_persistent_spill,
+        args.allow_public_bind,
+        args.threads,
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    box = DropBox(instance_module.load(args.data))
+    summary = export_bundle(box, args.out, everything=args.all)
+    if summary.entries == 0:
+        print(
+            f"Nothing new to export; wrote an empty bundle {summary.path} "
+            f"(sequence {summary.sequence})."
+        )
+    else:
+        print(
+            f"Exported {summary.reports} report(s), {summary.entries} item(s) from "
+            f"{summary.sources} source(s) to {summary.path} (sequence {summary.sequence})."
+        )
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    box = DropBox(instance_module.load(args.data))
+    summary = import_bundle(box, args.file)
+    print(
+        f"Applied response bundle {summary.sequence}: {summary.replies} reply(ies), "
+        f"{summary.statuses} status change(s), {summary.acks} acknowledgement(s)."
+    )
+    for regno in summary.skipped:
+        print(f"  skipped a response for {regno}: that report is no longer on this server")
+    return 0
+
+
+HANDLED = (InstanceError, ExchangeError, ServeError, DatabaseError, CryptoFormatError, OSError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"init": _init, "serve": _serve, "export": _export, "import": _import}
+    try:
+        return handlers[args.command](args)
+    except HANDLED as error:
+        message = str(error) or type(error).__name__
+        if isinstance(error, OSError) and error.strerror:
+            message = f"{error.filename or ''}: {error.strerror}".lstrip(": ")
+        print(f"dropbox {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

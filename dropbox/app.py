@@ -1,0 +1,146 @@
+"""The source site's application factory: configuration, sessions, CSRF, languages, headers,
+error pages. Routes live in dropbox/source.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, render_template, session
+from flask_babel import Babel, gettext
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from dropbox import source
+from dropbox.i18n import DEFAULT_LANGUAGE, TRANSLATIONS, current_language
+from dropbox.service import DropBox
+from dropbox.sessions import MemorySessionInterface, MemorySessionStore
+from dropbox.uploads import EncryptingRequest, discard_unfinished
+from keys import tokens
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates" / "source"
+STATIC = ROOT / "templates" / "source" / "static"
+# Space for the text fields and multipart framing on top of the attachments' limit.
+FORM_OVERHEAD_BYTES = 2 * 1024 * 1024
+MAX_FIELD_BYTES = 512 * 1024
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Permissions-Policy": (
+        "accelerometer=(), ambient-light-sensor=(), autoplay=(), battery=(), camera=(), "
+        "display-capture=(), document-domain=(), encrypted-media=(), fullscreen=(), "
+        "geolocation=(), gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), "
+        "picture-in-picture=(), publickey-credentials-get=(), screen-wake-lock=(), "
+        "sync-xhr=(), usb=(), xr-spatial-tracking=(), interest-cohort=()"
+    ),
+}
+ERROR_CODES = (400, 403, 404, 405, 413, 429, 500, 503)
+
+
+def create_app(dropbox: DropBox, overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(TEMPLATES),
+        static_folder=str(STATIC),
+        static_url_path="/static",
+    )
+    app.request_class = EncryptingRequest
+    app.config.update(
+        SECRET_KEY=tokens.new_process_key(),  # CSRF signing; per process, never on disk
+        MAX_CONTENT_LENGTH=dropbox.instance.upload_limit + FORM_OVERHEAD_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_FIELD_BYTES,
+        MAX_FORM_PARTS=1000,
+        SESSION_COOKIE_SECURE=False,  # onion services are plain HTTP; Tor encrypts the hop
+        # The token is tied to the in-memory session; upload forms use tickets (see source.py).
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=False,
+        BABEL_DEFAULT_LOCALE=DEFAULT_LANGUAGE,
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
+        UPLOAD_TICKET_SECONDS=24 * 60 * 60,
+        PROPAGATE_EXCEPTIONS=False,
+        TRAP_HTTP_EXCEPTIONS=False,
+    )
+    app.config.update(overrides or {})
+    app.extensions["dropbox"] = dropbox
+    app.extensions["upload_ticket_key"] = tokens.new_process_key()
+    app.extensions["codename_tag_key"] = tokens.new_process_key()
+    app.session_interface = MemorySessionInterface(
+        MemorySessionStore(dropbox.instance.session_idle_seconds)
+    )
+    Babel(app, locale_selector=current_language)
+    csrf = CSRFProtect(app)
+    # Upload forms carry an upload ticket instead (checked in the view): it outlives the
+    # in-memory session, so a slow upload is not refused when it finally arrives.
+    csrf.exempt(source.submit_post)
+    csrf.exempt(source.followup)
+    app.teardown_request(discard_unfinished)
+    app.register_blueprint(source.blueprint)
+    _quiet_logging(app)
+    _register_error_pages(app)
+
+    @app.after_request
+    def add_security_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers[name] = value
+        response.headers["Content-Language"] = current_language()
+        return response
+
+    @app.context_processor
+    def template_globals() -> dict[str, Any]:
+        return {
+            "lang": current_language(),
+            "logged_in": bool(session.get("source_id")),
+            "upload_limit": dropbox.instance.upload_limit,
+        }
+
+    return app
+
+
+def _quiet_logging(app: Flask) -> None:
+    # Flask logs unhandled exceptions with the request path only; never bodies, headers or
+    # addresses. Keep it at WARNING so nothing about individual requests is written.
+    app.logger.setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def _register_error_pages(app: Flask) -> None:
+    def render_error(code: int, message: str | None = None) -> tuple[str, int]:
+        return render_template("error.html", code=code, message=message), code
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> tuple[str, int]:
+        return render_error(
+            400,
+            gettext(
+                "This form has expired or was not sent from this site. Please go back, reload the "
+                "page and try again."
+            ),
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+        code = error.code or 500
+        if code not in ERROR_CODES:
+            return error
+        return render_error(code)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> tuple[str, int]:
+        # Logged without request details; the page shows no traceback.
+        app.logger.error("unhandled %s", type(error).__name__)
+        return render_error(InternalServerError.code)

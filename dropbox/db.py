@@ -1,0 +1,127 @@
+"""The server's SQLCipher database: connection and the whole schema, in one place.
+
+What the database may hold is fixed by the threat model: random ids, register numbers, days,
+sizes, the sources' public keys and random designations, and export/import bookkeeping. Never a
+codename, report text, file name, reply, pseudonym, IP address or a time finer than a day; the
+content of everything lives in envelopes in the store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+-- A source exists from /create on. lookup_id is argon2id(codename, lookup salt); public_key is the
+-- X25519 key derived from the codename, used to encrypt replies the source can read.
+CREATE TABLE IF NOT EXISTS sources (
+    source_id    TEXT PRIMARY KEY,
+    lookup_id    TEXT NOT NULL UNIQUE,
+    public_key   TEXT NOT NULL,
+    designation  TEXT NOT NULL,
+    created_day  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reports (
+    regno         TEXT PRIMARY KEY,
+    source_id     TEXT NOT NULL REFERENCES sources(source_id) ON DELETE CASCADE,
+    received_day  TEXT NOT NULL,
+    closed_day    TEXT
+);
+CREATE INDEX IF NOT EXISTS reports_by_source ON reports(source_id);
+-- What a source sent: the report document, follow-ups and files, each one envelope in the store.
+-- export_seq: the server bundle that last carried it (NULL: not yet exported).
+-- acked: the console confirmed it holds the entry, so the envelope could be deleted.
+CREATE TABLE IF NOT EXISTS entries (
+    entry_id    TEXT PRIMARY KEY,
+    regno       TEXT NOT NULL REFERENCES reports(regno) ON DELETE CASCADE,
+    kind        TEXT NOT NULL CHECK (kind IN ('report', 'followup', 'file')),
+    parent      TEXT,
+    day         TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    export_seq  INTEGER,
+    acked       INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS entries_by_report ON entries(regno);
+-- What the inspectorate sent back: replies and status changes, each an envelope readable by the
+-- source's key and the inspectorate's keys. Which status it is lives inside the envelope.
+CREATE TABLE IF NOT EXISTS responses (
+    response_id  TEXT PRIMARY KEY,
+    regno        TEXT NOT NULL REFERENCES reports(regno) ON DELETE CASCADE,
+    kind         TEXT NOT NULL CHECK (kind IN ('reply', 'status')),
+    day          TEXT NOT NULL,
+    console_seq  INTEGER NOT NULL,
+    position     INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS responses_by_report ON responses(regno);
+"""
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened with this key, or is not ours."""
+
+
+def connect(path: Path, key: bytes) -> sqlite3.Connection:
+    """Open the database with its raw 256-bit key and the pragmas every connection needs."""
+    if len(key) != 32:
+        raise DatabaseError("database key must be 32 bytes")
+    connection: sqlite3.Connection = sqlcipher3.connect(str(path), timeout=30, isolation_level=None)
+    # A raw hex key skips SQLCipher's PBKDF2: the key is already 256 random bits.
+    connection.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher3.DatabaseError as exc:
+        connection.close()
+        raise DatabaseError(f"{path}: cannot open the database (wrong key or damaged)") from exc
+    connection.execute("PRAGMA cipher_memory_security = ON")
+    # Overwrite deleted content, keep temporary tables in memory, enforce references.
+    connection.execute("PRAGMA secure_delete = ON")
+    connection.execute("PRAGMA temp_store = MEMORY")
+    connection.execute("PRAGMA foreign_keys = ON")
+    connection.row_factory = sqlcipher3.Row
+    return connection
+
+
+def initialise(connection: sqlite3.Connection) -> None:
+    # executescript commits on its own, so it runs outside an explicit transaction; every
+    # statement in SCHEMA is idempotent (IF NOT EXISTS).
+    connection.executescript(SCHEMA)
+    with transaction(connection):
+        connection.execute(
+            "INSERT OR IGNORE INTO meta(name, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+
+
+@contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: all of it or none of it."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def get_meta(connection: sqlite3.Connection, name: str, default: str | None = None) -> str | None:
+    row = connection.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+    return str(row["value"]) if row else default
+
+
+def set_meta(connection: sqlite3.Connection, name: str, value: Any) -> None:
+    connection.execute(
+        "INSERT INTO meta(name, value) VALUES (?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+        (name, str(value)),
+    )

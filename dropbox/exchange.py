@@ -1,0 +1,233 @@
+"""The server's side of the USB crossing: `dropbox export` and `dropbox import`.
+
+Export writes every entry not yet exported (or all with `--all`) into a bundle signed with the
+server's key. Import verifies a console bundle against the console keys configured at init,
+refuses replays and gaps by sequence number, and applies it whole or not at all.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dropbox import db
+from dropbox.service import DropBox
+from dropbox.store import secure_delete
+from keys import envelope
+from keys.bundle import BundleError, ItemSource, read_bundle, write_bundle
+from keys.errors import EnvelopeError
+from keys.records import RecordError, check_console_body, check_server_body, today
+
+LOCK_FILE = "exchange.lock"
+
+
+class ExchangeError(Exception):
+    """An export or import was refused; the message is one line for the operator."""
+
+
+@dataclass
+class ExportSummary:
+    sequence: int
+    sources: int
+    reports: int
+    entries: int
+    path: Path
+
+
+@dataclass
+class ImportSummary:
+    sequence: int
+    replies: int = 0
+    statuses: int = 0
+    acks: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def exclusive(box: DropBox) -> Iterator[None]:
+    """One export/import/sweep at a time per data directory."""
+    lock_path = box.instance.data_dir / LOCK_FILE
+    with lock_path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ExchangeError(
+                "another export or import is running on this data directory"
+            ) from exc
+        yield
+
+
+def export_bundle(box: DropBox, out: Path, everything: bool = False) -> ExportSummary:
+    with exclusive(box), box.connection() as connection:
+        condition = "" if everything else "WHERE export_seq IS NULL"
+        entries = connection.execute(
+            f"SELECT entry_id, regno, kind, parent, day FROM entries {condition}"  # noqa: S608
+            " ORDER BY day, rowid"
+        ).fetchall()
+        entries = [row for row in entries if box.store.item_exists(row["entry_id"])]
+        regnos = sorted({row["regno"] for row in entries})
+        reports = [
+            connection.execute(
+                "SELECT regno, source_id, received_day FROM reports WHERE regno = ?", (regno,)
+            ).fetchone()
+            for regno in regnos
+        ]
+        source_ids = sorted({row["source_id"] for row in reports})
+        sources = [
+            connection.execute(
+                "SELECT source_id, public_key, designation, created_day FROM sources"
+                " WHERE source_id = ?",
+                (source_id,),
+            ).fetchone()
+            for source_id in source_ids
+        ]
+        sequence = int(db.get_meta(connection, "export_seq", "0") or 0) + 1
+    body = {
+        "instance": box.instance.instance_id,
+        "sequence": sequence,
+        "created_day": today(),
+        "sources": [dict(row) for row in sources],
+        "reports": [dict(row) for row in reports],
+        "entries": [
+            {
+                "entry_id": row["entry_id"],
+                "kind": row["kind"],
+                "regno": row["regno"],
+                "day": row["day"],
+                "item": row["entry_id"],
+                "parent": row["parent"],
+            }
+            for row in entries
+        ],
+    }
+    items = [ItemSource(row["entry_id"], box.store.item_path(row["entry_id"])) for row in entries]
+    check_server_body(body, {item.name for item in items})
+    try:
+        write_bundle(out, "server-to-console", body, items, box.instance.signing_key())
+    except OSError as exc:
+        raise ExchangeError(f"cannot write {out}: {exc.strerror}") from exc
+    # Marked exported only once the file is complete: a failed write exports nothing.
+    with box.connection() as connection, db.transaction(connection):
+        connection.executemany(
+            "UPDATE entries SET export_seq = ? WHERE entry_id = ?",
+            [(sequence, row["entry_id"]) for row in entries],
+        )
+        db.set_meta(connection, "export_seq", sequence)
+    return ExportSummary(sequence, len(sources), len(reports), len(entries), out)
+
+
+def import_bundle(box: DropBox, bundle_path: Path) -> ImportSummary:
+    with exclusive(box):
+        staging = box.instance.data_dir / "import-staging"
+        _clear_dir(staging)
+        staging.mkdir(mode=0o700)
+        try:
+            return _import_staged(box, bundle_path, staging)
+        except OSError as exc:
+            raise ExchangeError(f"import failed, nothing was applied: {exc.strerror}") from exc
+        finally:
+            _clear_dir(staging)
+
+
+def _import_staged(box: DropBox, bundle_path: Path, staging: Path) -> ImportSummary:
+    console_keys = box.instance.console_keys
+    try:
+        verified = read_bundle(
+            bundle_path, "console-to-server", lambda signer: signer in console_keys, staging
+        )
+        check_console_body(verified.manifest, set(verified.items))
+    except (BundleError, RecordError) as exc:
+        raise ExchangeError(f"bundle refused: {exc}") from exc
+    body = verified.manifest
+    if body["instance"] != box.instance.instance_id:
+        raise ExchangeError("bundle refused: it was made for another server instance")
+    responses = body.get("responses", [])
+    for response in responses:
+        _check_envelope(verified.items[response["item"]], response["response_id"])
+    with box.connection() as connection:
+        last = int(db.get_meta(connection, "console_seq", "0") or 0)
+        known = {row[0] for row in connection.execute("SELECT regno FROM reports").fetchall()}
+    sequence = body["sequence"]
+    if sequence <= last:
+        raise ExchangeError(
+            f"bundle refused: sequence {sequence} was already applied (last applied: {last})"
+        )
+    if sequence != last + 1:
+        raise ExchangeError(
+            f"bundle refused: sequence {sequence} skips bundles (expected {last + 1}); "
+            "import the missing ones first"
+        )
+    summary = ImportSummary(sequence)
+    applicable = []
+    for position, response in enumerate(responses):
+        if response["regno"] not in known:
+            summary.skipped.append(response["regno"])
+            continue
+        applicable.append((position, response))
+    committed: list[str] = []
+    try:
+        for _, response in applicable:
+            response_id = response["response_id"]
+            target = box.store.item_path(response_id)
+            if target.exists():
+                raise ExchangeError(f"bundle refused: response {response_id} already stored")
+            os.replace(verified.items[response["item"]], target)
+            committed.append(response_id)
+        with box.connection() as connection, db.transaction(connection):
+            for position, response in applicable:
+                connection.execute(
+                    "INSERT INTO responses(response_id, regno, kind, day, console_seq, position)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        response["response_id"],
+                        response["regno"],
+                        response["kind"],
+                        response["day"],
+                        sequence,
+                        position,
+                    ),
+                )
+                if response.get("closes_report"):
+                    connection.execute(
+                        "UPDATE reports SET closed_day = ? WHERE regno = ?",
+                        (response["day"], response["regno"]),
+                    )
+            acks = body.get("acks", [])
+            for entry_id in acks:
+                connection.execute(
+                    "UPDATE entries SET acked = 1 WHERE entry_id = ? AND export_seq IS NOT NULL",
+                    (entry_id,),
+                )
+            db.set_meta(connection, "console_seq", sequence)
+    except BaseException:
+        for response_id in committed:
+            secure_delete(box.store.item_path(response_id))
+        raise
+    for _, response in applicable:
+        if response["kind"] == "reply":
+            summary.replies += 1
+        else:
+            summary.statuses += 1
+    summary.acks = len(body.get("acks", []))
+    return summary
+
+
+def _check_envelope(path: Path, response_id: str) -> None:
+    """The server cannot decrypt a response, but it can refuse one that is not an envelope."""
+    try:
+        with path.open("rb") as handle:
+            envelope.read_header(handle)
+    except EnvelopeError as exc:
+        raise ExchangeError(f"bundle refused: response {response_id} is not an envelope") from exc
+
+
+def _clear_dir(directory: Path) -> None:
+    if directory.exists():
+        for path in directory.iterdir():
+            secure_delete(path)
+        shutil.rmtree(directory, ignore_errors=True)

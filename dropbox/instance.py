@@ -1,0 +1,186 @@
+"""An instance's data directory: its layout, creation (`dropbox init`) and loading.
+
+    DATA/                   mode 0700
+      config.json           instance id, recipient keys, console verify keys, limits
+      db.key                random 256-bit SQLCipher key (0600), never inside the database
+      codename-salts.json   the two per-instance argon2id salts (0600), never inside the database
+      server-signing.key    the server's Ed25519 bundle-signing key (0600)
+      server.pub            its verify key, for the console's first import
+      dropbox.db            SQLCipher database (schema: dropbox/db.py)
+      store/                envelopes only (layout: dropbox/store.py)
+
+The server never holds a key that decrypts reports: config.json carries only public keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nacl.public
+import nacl.signing
+
+from keys import codename
+from keys.encoding import b64decode, b64encode
+from keys.errors import KeyFileError
+from keys.keyfiles import (
+    PublicKey,
+    parse_public_key,
+    read_signing_key,
+    verify_public_key,
+    write_public_key,
+    write_secret_key,
+)
+from keys.records import new_id
+
+CONFIG_FILE = "config.json"
+DB_KEY_FILE = "db.key"
+SALTS_FILE = "codename-salts.json"
+SIGNING_KEY_FILE = "server-signing.key"
+SERVER_PUB_FILE = "server.pub"
+DEFAULT_UPLOAD_LIMIT = 1024 * 1024 * 1024  # 1 GiB per submission
+DEFAULT_SESSION_IDLE_SECONDS = 2 * 60 * 60
+DEFAULT_RETENTION_DAYS = 90
+
+
+class InstanceError(Exception):
+    """The data directory is missing, unsafe or inconsistent; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    data_dir: Path
+    instance_id: str
+    recipients: tuple[PublicKey, ...]
+    console_keys: tuple[PublicKey, ...]
+    upload_limit: int
+    session_idle_seconds: int
+    retention_days: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def recipient_keys(self) -> list[nacl.public.PublicKey]:
+        return [key.as_recipient() for key in self.recipients]
+
+    def db_key(self) -> bytes:
+        return bytes.fromhex(_read_private_text(self.data_dir / DB_KEY_FILE).strip())
+
+    def codename_salts(self) -> tuple[bytes, bytes]:
+        salts = json.loads(_read_private_text(self.data_dir / SALTS_FILE))
+        return b64decode(salts["lookup"]), b64decode(salts["key"])
+
+    def signing_key(self) -> nacl.signing.SigningKey:
+        return read_signing_key(self.data_dir / SIGNING_KEY_FILE, None)
+
+    @property
+    def server_public_key(self) -> PublicKey:
+        return verify_public_key(self.signing_key())
+
+
+def _read_private_text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8")
+    except OSError as exc:
+        raise InstanceError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def create(
+    data_dir: Path,
+    recipients: list[PublicKey],
+    console_keys: list[PublicKey],
+    upload_limit: int = DEFAULT_UPLOAD_LIMIT,
+) -> Instance:
+    """Create a new instance; refuses to touch a directory that already holds one."""
+    if not recipients:
+        raise InstanceError("at least one --recipient key is required")
+    if not console_keys:
+        raise InstanceError("a --console-key is required")
+    if (data_dir / CONFIG_FILE).exists():
+        raise InstanceError(f"{data_dir} already holds an instance; refusing to overwrite it")
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise InstanceError(f"{data_dir} is not empty; refusing to initialise there")
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    _write_private(data_dir / DB_KEY_FILE, secrets.token_hex(32) + "\n")
+    lookup_salt, key_salt = codename.new_salts()
+    _write_private(
+        data_dir / SALTS_FILE,
+        json.dumps({"lookup": b64encode(lookup_salt), "key": b64encode(key_salt)}) + "\n",
+    )
+    signing_key = nacl.signing.SigningKey.generate()
+    write_secret_key(data_dir / SIGNING_KEY_FILE, "ed25519-signing", bytes(signing_key), None)
+    write_public_key(data_dir / SERVER_PUB_FILE, verify_public_key(signing_key))
+    config = {
+        "format": "wbs-dropbox-instance",
+        "version": 1,
+        "instance_id": new_id(),
+        "recipients": [key.to_line() for key in recipients],
+        "console_keys": [key.to_line() for key in console_keys],
+        "upload_limit": upload_limit,
+        "session_idle_seconds": DEFAULT_SESSION_IDLE_SECONDS,
+        "retention_days": DEFAULT_RETENTION_DAYS,
+    }
+    # config.json is written last: its presence is what marks a complete instance.
+    _write_private(data_dir / CONFIG_FILE, json.dumps(config, indent=1) + "\n")
+    return load(data_dir)
+
+
+def check_permissions(data_dir: Path) -> list[str]:
+    """Problems that make the directory unsafe to serve from (readable by others, wrong owner)."""
+    problems = []
+    for path in [
+        data_dir,
+        *(data_dir / name for name in (DB_KEY_FILE, SALTS_FILE, SIGNING_KEY_FILE, CONFIG_FILE)),
+    ]:
+        try:
+            info = path.stat()
+        except OSError:
+            problems.append(f"{path} is missing")
+            continue
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            problems.append(f"{path} is accessible to group or others (chmod go-rwx)")
+        if info.st_uid != os.getuid():
+            problems.append(f"{path} is not owned by the user running the server")
+    return problems
+
+
+def load(data_dir: Path) -> Instance:
+    config_path = data_dir / CONFIG_FILE
+    if not config_path.exists():
+        raise InstanceError(f"{data_dir} holds no instance (run `dropbox init` first)")
+    try:
+        config = json.loads(_read_private_text(config_path))
+    except ValueError as exc:
+        raise InstanceError(f"{config_path}: not valid JSON") from exc
+    if config.get("format") != "wbs-dropbox-instance" or config.get("version") != 1:
+        raise InstanceError(f"{config_path}: not a drop box configuration of a known version")
+    try:
+        recipients = tuple(parse_public_key(line, "recipient") for line in config["recipients"])
+        console_keys = tuple(parse_public_key(line, "verify") for line in config["console_keys"])
+    except (KeyError, TypeError) as exc:
+        raise InstanceError(f"{config_path}: recipient or console keys missing") from exc
+    except KeyFileError as exc:
+        raise InstanceError(f"{config_path}: {exc}") from exc
+    if not recipients:
+        raise InstanceError(f"{config_path}: no recipient keys configured")
+    return Instance(
+        data_dir=data_dir,
+        instance_id=str(config["instance_id"]),
+        recipients=recipients,
+        console_keys=console_keys,
+        upload_limit=int(config.get("upload_limit", DEFAULT_UPLOAD_LIMIT)),
+        session_idle_seconds=int(config.get("session_idle_seconds", DEFAULT_SESSION_IDLE_SECONDS)),
+        retention_days=int(config.get("retention_days", DEFAULT_RETENTION_DAYS)),
+        settings=config,
+    )

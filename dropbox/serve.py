@@ -1,0 +1,118 @@
+"""Running the site on waitress, and the checks that refuse an unsafe start.
+
+Waitress reads a whole request body before the application sees it; bodies over
+`inbuf_overflow` go to an unnamed temporary file created with `tempfile.TemporaryFile`. For an
+upload that file holds the multipart body in plaintext. So the process's temporary directory is
+pointed at a spill directory that must be RAM-backed (tmpfs/ramfs: never written to a persistent
+disk, gone at power-off), and the server refuses to start otherwise, unless the operator states
+that this is a local demo. Swap must be off or encrypted for the same reason (docs/operator.md).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tempfile
+from pathlib import Path
+
+from dropbox.app import FORM_OVERHEAD_BYTES, create_app
+from dropbox.instance import Instance, check_permissions
+from dropbox.service import DropBox
+
+RAM_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
+INBUF_OVERFLOW = 1024 * 1024  # bodies up to 1 MiB stay in memory; larger spill to tmpfs
+
+
+class ServeError(Exception):
+    """A reason not to start; the message tells the operator what to fix."""
+
+
+def filesystem_type(path: Path) -> str:
+    """The type of the filesystem holding `path`, from /proc/self/mountinfo."""
+    target = str(path.resolve())
+    best_mount, best_type = "", "unknown"
+    with open("/proc/self/mountinfo", encoding="utf-8") as mounts:
+        for line in mounts:
+            left, _, right = line.partition(" - ")
+            mount_point = left.split()[4].replace("\\040", " ")
+            fs_type = right.split()[0] if right else "unknown"
+            inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+            if inside and len(mount_point) >= len(best_mount):
+                best_mount, best_type = mount_point, fs_type
+    return best_type
+
+
+def default_spill_dir(instance: Instance) -> Path:
+    runtime = Path("/run/wbs-dropbox")
+    if runtime.is_dir():
+        return runtime / "spill"
+    # /dev/shm is shared: prepare_spill_dir refuses a directory someone else created or linked.
+    return Path("/dev/shm") / f"wbs-dropbox-{instance.instance_id[:12]}"  # noqa: S108
+
+
+def prepare_spill_dir(spill_dir: Path, allow_persistent: bool) -> None:
+    spill_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = spill_dir.lstat()
+    if spill_dir.is_symlink() or info.st_uid != os.getuid():
+        raise ServeError(f"spill directory {spill_dir} is a link or belongs to another user")
+    os.chmod(spill_dir, 0o700)
+    fs_type = filesystem_type(spill_dir)
+    if fs_type not in RAM_FILESYSTEMS and not allow_persistent:
+        raise ServeError(
+            f"upload spill directory {spill_dir} is on {fs_type}, not on a RAM-backed tmpfs: "
+            "request bodies would reach a persistent disk. Use --spill-dir on a tmpfs "
+            "(--allow-persistent-spill is for a local demo only)"
+        )
+
+
+def check_host(host: str, allow_public: bool) -> None:
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback and not allow_public:
+        raise ServeError(
+            f"refusing to listen on {host}: the site is reached through the Tor onion service "
+            "on the loopback interface only (--allow-public-bind overrides)"
+        )
+
+
+def preflight(instance: Instance, host: str, allow_public: bool) -> None:
+    check_host(host, allow_public)
+    problems = check_permissions(instance.data_dir)
+    if problems:
+        raise ServeError("unsafe data directory: " + "; ".join(problems))
+
+
+def serve(
+    instance: Instance,
+    host: str,
+    port: int,
+    spill_dir: Path,
+    allow_persistent_spill: bool = False,
+    allow_public_bind: bool = False,
+    threads: int = 8,
+) -> None:
+    import waitress
+
+    preflight(instance, host, allow_public_bind)
+    prepare_spill_dir(spill_dir, allow_persistent_spill)
+    # Every temporary file of this process, waitress's request-body spill included, goes here.
+    tempfile.tempdir = str(spill_dir)
+    os.environ["TMPDIR"] = str(spill_dir)
+    box = DropBox(instance)
+    box.setup()
+    app = create_app(box)
+    waitress.serve(
+        app,
+        host=host,
+        port=port,
+        ident="",  # no Server header
+        threads=threads,
+        max_request_body_size=instance.upload_limit + FORM_OVERHEAD_BYTES,
+        inbuf_overflow=INBUF_OVERFLOW,
+        expose_tracebacks=False,
+        clear_untrusted_proxy_headers=True,
+        channel_timeout=600,  # a slow Tor upload stalls for a while; do not drop it early
+        url_scheme="http",
+    )

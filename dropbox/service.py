@@ -1,0 +1,338 @@
+"""The drop box's operations: create sources, file reports and follow-ups, show a source's
+reports and responses, delete replies. Routes orchestrate; this module does; keys/ encrypts.
+
+Ordering rule for everything stored: envelopes are written and committed to the store first, the
+database rows last, in one transaction. A crash in between leaves unreferenced envelopes, which
+`sweep_orphans` removes at start-up; it never leaves a row that points at nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import nacl.public
+
+from dropbox import db
+from dropbox.instance import Instance
+from dropbox.store import PendingFile, Store, StoreError
+from keys import codename, payload
+from keys.codename import CodenameDeriver, SourceSecrets
+from keys.errors import EnvelopeError
+from keys.keyfiles import parse_public_key, recipient_public_key
+from keys.records import new_id, new_regno, today
+
+MAX_FILENAME_CHARS = 255
+MAX_RESPONSE_BYTES = 1024 * 1024  # a reply or status document; anything larger is refused
+
+
+class EncryptedUpload:
+    """One uploaded file, encrypted while Werkzeug writes it: the stream factory's product.
+
+    Werkzeug writes each file part into this object and calls seek(0) at the end; the plaintext
+    only ever passes through the PayloadWriter's one-chunk buffer on its way to the store.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        recipients: Sequence[nacl.public.PublicKey],
+        filename: str,
+        media_type: str,
+    ) -> None:
+        self._store = store
+        self.pending: PendingFile = store.new_pending()
+        meta = {"kind": "file", "name": filename[:MAX_FILENAME_CHARS], "type": media_type[:200]}
+        self._writer = payload.PayloadWriter(self.pending, recipients, meta)
+        self.finished = False
+
+    def write(self, data: bytes) -> int:
+        return self._writer.write(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        # Werkzeug rewinds the container when the part ends; there is nothing to rewind to.
+        return 0
+
+    def read(self, size: int = -1) -> bytes:
+        raise OSError("an encrypted upload cannot be read back")
+
+    def close(self) -> None:
+        """Called by Werkzeug's FileStorage cleanup; finishing is explicit (finish/discard)."""
+
+    @property
+    def size(self) -> int:
+        return self._writer.content_bytes
+
+    def finish(self) -> None:
+        self._writer.close()
+        self.pending.close()
+        self.finished = True
+
+    def discard(self) -> None:
+        self._store.discard(self.pending)
+
+
+@dataclass
+class ResponseView:
+    response_id: str
+    kind: str
+    day: str
+    readable: bool
+    status: str | None = None
+    message: str = ""
+    author: str = ""
+
+
+@dataclass
+class ReportView:
+    regno: str
+    received_day: str
+    followups: int
+    files: int
+    statuses: list[ResponseView] = field(default_factory=list)
+    replies: list[ResponseView] = field(default_factory=list)
+
+    @property
+    def current_status(self) -> str:
+        readable = [view.status for view in self.statuses if view.readable and view.status]
+        return readable[-1] if readable else "received"
+
+
+class DropBox:
+    def __init__(self, instance: Instance, deriver: CodenameDeriver | None = None) -> None:
+        self.instance = instance
+        self.store = Store(instance.data_dir / "store")
+        self.db_path = instance.data_dir / "dropbox.db"
+        self._db_key = instance.db_key()
+        self.deriver = deriver or CodenameDeriver(*instance.codename_salts())
+        self.recipients = instance.recipient_keys
+
+    # -- storage plumbing -------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Create store directories and schema; remove what a crash left behind."""
+        self.store.create_dirs()
+        with self.connection() as connection:
+            db.initialise(connection)
+        self.store.clean_pending()
+        self.sweep_orphans()
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        connection = db.connect(self.db_path, self._db_key)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def sweep_orphans(self) -> int:
+        """Delete committed envelopes that no row references (a crash between file and row)."""
+        with self.connection() as connection:
+            known = {row[0] for row in connection.execute("SELECT entry_id FROM entries")}
+            known |= {row[0] for row in connection.execute("SELECT response_id FROM responses")}
+        removed = 0
+        for path in self.store.items_dir.glob("*.env"):
+            if path.stem not in known:
+                self.store.delete_item(path.stem)
+                removed += 1
+        return removed
+
+    def new_upload(self, filename: str, media_type: str) -> EncryptedUpload:
+        return EncryptedUpload(self.store, self.recipients, filename, media_type)
+
+    # -- sources ------------------------------------------------------------------------------
+
+    def derive(self, codename_text: str) -> SourceSecrets:
+        return self.deriver.derive(codename_text)
+
+    def create_source(self, secrets_: SourceSecrets) -> str:
+        """Store a new source; returns its source_id. The codename itself is never stored."""
+        words = codename.wordlist("id")
+        designation = f"{secrets.choice(words)} {secrets.choice(words)}"
+        source_id = new_id()
+        with self.connection() as connection, db.transaction(connection):
+            connection.execute(
+                "INSERT INTO sources(source_id, lookup_id, public_key, designation, created_day)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    source_id,
+                    secrets_.lookup_id,
+                    recipient_public_key(secrets_.public_key).to_line(),
+                    designation,
+                    today(),
+                ),
+            )
+        return source_id
+
+    def find_source(self, lookup_id: str) -> str | None:
+        with self.connection() as connection:
+            row = connection.execute(
+                "SELECT source_id FROM sources WHERE lookup_id = ?", (lookup_id,)
+            ).fetchone()
+        return str(row["source_id"]) if row else None
+
+    def source_public_key(self, source_id: str) -> nacl.public.PublicKey:
+        with self.connection() as connection:
+            row = connection.execute(
+                "SELECT public_key FROM sources WHERE source_id = ?", (source_id,)
+            ).fetchone()
+        if row is None:
+            raise LookupError("unknown source")
+        return parse_public_key(row["public_key"], "recipient").as_recipient()
+
+    # -- submissions ----------------------------------------------------------------------
+
+    def _commit_uploads(self, uploads: Sequence[EncryptedUpload]) -> list[tuple[str, int]]:
+        committed = []
+        for upload in uploads:
+            upload.finish()
+            entry_id = new_id()
+            self.store.commit(upload.pending, entry_id)
+            committed.append((entry_id, upload.size))
+        return committed
+
+    def _write_document(self, kind: str, document: dict[str, Any]) -> tuple[str, int]:
+        content = json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        entry_id = new_id()
+        self.store.write_item(
+            entry_id, payload.seal_bytes({"kind": kind}, content, self.recipients)
+        )
+        return entry_id, len(content)
+
+    def file_report(
+        self, source_id: str, fields: dict[str, str], uploads: Sequence[EncryptedUpload]
+    ) -> str:
+        """Encrypt and store a report and its files; returns the new register number."""
+        document = {"v": 1, **fields}
+        report_id, report_size = self._write_document("report", document)
+        files = self._commit_uploads(uploads)
+        day = today()
+        with self.connection() as connection, db.transaction(connection):
+            regno = self._unused_regno(connection)
+            connection.execute(
+                "INSERT INTO reports(regno, source_id, received_day) VALUES (?, ?, ?)",
+                (regno, source_id, day),
+            )
+            self._insert_entry(connection, report_id, regno, "report", None, day, report_size)
+            for entry_id, size in files:
+                self._insert_entry(connection, entry_id, regno, "file", report_id, day, size)
+        return regno
+
+    def add_followup(
+        self, source_id: str, regno: str, message: str, uploads: Sequence[EncryptedUpload]
+    ) -> None:
+        if not self.owns_report(source_id, regno):
+            raise LookupError("no such report for this source")
+        followup_id, size = self._write_document("followup", {"v": 1, "message": message})
+        files = self._commit_uploads(uploads)
+        day = today()
+        with self.connection() as connection, db.transaction(connection):
+            self._insert_entry(connection, followup_id, regno, "followup", None, day, size)
+            for entry_id, file_size in files:
+                self._insert_entry(connection, entry_id, regno, "file", followup_id, day, file_size)
+
+    @staticmethod
+    def _unused_regno(connection: sqlite3.Connection) -> str:
+        while True:
+            regno = new_regno()
+            if not connection.execute("SELECT 1 FROM reports WHERE regno = ?", (regno,)).fetchone():
+                return regno
+
+    @staticmethod
+    def _insert_entry(
+        connection: sqlite3.Connection,
+        entry_id: str,
+        regno: str,
+        kind: str,
+        parent: str | None,
+        day: str,
+        size: int,
+    ) -> None:
+        connection.execute(
+            "INSERT INTO entries(entry_id, regno, kind, parent, day, size)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (entry_id, regno, kind, parent, day, size),
+        )
+
+    def owns_report(self, source_id: str, regno: str) -> bool:
+        with self.connection() as connection:
+            return (
+                connection.execute(
+                    "SELECT 1 FROM reports WHERE regno = ? AND source_id = ?", (regno, source_id)
+                ).fetchone()
+                is not None
+            )
+
+    # -- what a returning source sees ---------------------------------------------------
+
+    def reports_for(self, source_id: str, source_key: nacl.public.PrivateKey) -> list[ReportView]:
+        """The source's reports with statuses and replies, decrypted in memory only."""
+        with self.connection() as connection:
+            reports = connection.execute(
+                "SELECT regno, received_day FROM reports WHERE source_id = ?"
+                " ORDER BY received_day DESC, regno",
+                (source_id,),
+            ).fetchall()
+            views = []
+            for report in reports:
+                counts = dict(
+                    connection.execute(
+                        "SELECT kind, count(*) FROM entries WHERE regno = ? GROUP BY kind",
+                        (report["regno"],),
+                    ).fetchall()
+                )
+                view = ReportView(
+                    report["regno"],
+                    report["received_day"],
+                    counts.get("followup", 0),
+                    counts.get("file", 0),
+                )
+                responses = connection.execute(
+                    "SELECT response_id, kind, day FROM responses WHERE regno = ?"
+                    " ORDER BY console_seq, position",
+                    (report["regno"],),
+                ).fetchall()
+                for row in responses:
+                    response = self._open_response(row, source_key)
+                    target = view.statuses if row["kind"] == "status" else view.replies
+                    target.append(response)
+                views.append(view)
+        return views
+
+    def _open_response(self, row: sqlite3.Row, source_key: nacl.public.PrivateKey) -> ResponseView:
+        view = ResponseView(row["response_id"], row["kind"], row["day"], readable=False)
+        try:
+            with self.store.open_item(row["response_id"]) as handle:
+                data = handle.read(MAX_RESPONSE_BYTES + 64 * 1024)
+            meta, content = payload.open_bytes(data, [source_key], MAX_RESPONSE_BYTES)
+            document = json.loads(content.decode("utf-8"))
+        except (StoreError, EnvelopeError, UnicodeDecodeError, ValueError):
+            # One damaged item must not take the whole page down: it is shown as unreadable.
+            return view
+        if meta.get("kind") != row["kind"] or not isinstance(document, dict):
+            return view
+        view.readable = True
+        view.message = str(document.get("message") or document.get("note") or "")
+        view.author = str(document.get("author") or "")
+        if row["kind"] == "status":
+            view.status = str(document.get("status") or "")
+        return view
+
+    def delete_reply(self, source_id: str, response_id: str) -> bool:
+        """Delete one of the source's own replies; False if it is not theirs or not a reply."""
+        with self.connection() as connection, db.transaction(connection):
+            row = connection.execute(
+                "SELECT r.response_id FROM responses r JOIN reports p ON p.regno = r.regno"
+                " WHERE r.response_id = ? AND r.kind = 'reply' AND p.source_id = ?",
+                (response_id, source_id),
+            ).fetchone()
+            if row is None:
+                return False
+            connection.execute("DELETE FROM responses WHERE response_id = ?", (response_id,))
+        self.store.delete_item(response_id)
+        return True

@@ -1,0 +1,121 @@
+"""Server-side sessions held in this process's memory only.
+
+The cookie carries a random 256-bit id and nothing else (HttpOnly, SameSite=Strict, no Max-Age, so
+the browser forgets it when it closes). What the session holds (the source's derived key while
+logged in, the codename between /generate and /create, the CSRF secret, the language) exists only
+in memory, is dropped after the idle timeout, and is gone when the process stops.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from typing import Any
+
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+COOKIE_NAME = "wbs_session"
+_SWEEP_EVERY_SECONDS = 60.0
+
+
+class MemorySession(CallbackDict[str, Any], SessionMixin):
+    def __init__(
+        self, session_id: str | None = None, initial: dict[str, Any] | None = None
+    ) -> None:
+        def on_update(_: CallbackDict[str, Any]) -> None:
+            self.modified = True
+
+        super().__init__(initial or {}, on_update)
+        self.session_id = session_id
+        self.modified = False
+        self.permanent = False
+
+
+class MemorySessionStore:
+    """The sessions of this process: id -> (values, last activity on the monotonic clock)."""
+
+    def __init__(self, idle_seconds: float) -> None:
+        self.idle_seconds = idle_seconds
+        self._sessions: dict[str, tuple[dict[str, Any], float]] = {}
+        self._lock = threading.Lock()
+        self._last_sweep = time.monotonic()
+
+    def get(self, session_id: str) -> dict[str, Any] | None:
+        now = time.monotonic()
+        with self._lock:
+            self._sweep(now)
+            found = self._sessions.get(session_id)
+            if found is None:
+                return None
+            values, last_seen = found
+            if now - last_seen > self.idle_seconds:
+                del self._sessions[session_id]
+                return None
+            self._sessions[session_id] = (values, now)
+            return values
+
+    def put(self, session_id: str, values: dict[str, Any]) -> None:
+        with self._lock:
+            self._sessions[session_id] = (values, time.monotonic())
+
+    def delete(self, session_id: str) -> None:
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def _sweep(self, now: float) -> None:
+        # Forget idle sessions even if their owner never comes back: a seized idle process
+        # must not hold a key derived from a codename.
+        if now - self._last_sweep < _SWEEP_EVERY_SECONDS:
+            return
+        self._last_sweep = now
+        expired = [
+            sid for sid, (_, seen) in self._sessions.items() if now - seen > self.idle_seconds
+        ]
+        for session_id in expired:
+            del self._sessions[session_id]
+
+
+class MemorySessionInterface(SessionInterface):
+    def __init__(self, store: MemorySessionStore) -> None:
+        self.store = store
+
+    def open_session(self, app: Flask, request: Request) -> MemorySession:
+        session_id = request.cookies.get(COOKIE_NAME, "")
+        if 20 <= len(session_id) <= 64:
+            values = self.store.get(session_id)
+            if values is not None:
+                return MemorySession(session_id, values)
+        return MemorySession()
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        assert isinstance(session, MemorySession)  # noqa: S101 (set by open_session above)
+        if not session:
+            if session.session_id is not None:
+                self.store.delete(session.session_id)
+                response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Strict")
+            return
+        if session.session_id is None:
+            session.session_id = secrets.token_urlsafe(32)
+        self.store.put(session.session_id, dict(session))
+        response.set_cookie(
+            COOKIE_NAME,
+            session.session_id,
+            path="/",
+            httponly=True,
+            samesite="Strict",
+            secure=bool(app.config["SESSION_COOKIE_SECURE"]),
+        )
+        response.vary.add("Cookie")
+
+    def destroy(self, session: SessionMixin) -> None:
+        """Log out: forget every value now, not at expiry."""
+        assert isinstance(session, MemorySession)  # noqa: S101
+        if session.session_id is not None:
+            self.store.delete(session.session_id)
+        session.clear()

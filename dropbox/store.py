@@ -1,0 +1,155 @@
+"""The envelope store: the one module that knows paths under DATA/store.
+
+    store/pending/<random>.partial   envelopes being written during one request
+    store/items/<item_id>.env        committed envelopes (reports, files, follow-ups, responses)
+
+Only ciphertext is ever written here. Every path is built from a validated random id and checked to
+stay inside the store. File times are set to midnight UTC of the day, so a file's mtime tells no
+more than the day the threat model already allows (ctime cannot be set from user space: see
+docs/threat-model.md). Deletion overwrites before unlinking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import BinaryIO
+
+_ITEM_ID = re.compile(r"^[0-9a-f]{32}$")
+_OVERWRITE_BLOCK = 1024 * 1024
+
+
+class StoreError(Exception):
+    """A store path or file is invalid (bad id, missing file, escape attempt)."""
+
+
+def day_start_timestamp(now: dt.datetime | None = None) -> float:
+    moment = now or dt.datetime.now(dt.UTC)
+    midnight = dt.datetime(moment.year, moment.month, moment.day, tzinfo=dt.UTC)
+    return midnight.timestamp()
+
+
+def coarsen_times(path: Path) -> None:
+    """Hide the time of day in a file's or directory's access and modification times."""
+    midnight = day_start_timestamp()
+    os.utime(path, (midnight, midnight))
+
+
+class PendingFile:
+    """A file in store/pending that becomes an item only through Store.commit."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: BinaryIO = path.open("xb")
+
+    def write(self, data: bytes) -> int:
+        return self.handle.write(data)
+
+    def close(self) -> None:
+        if not self.handle.closed:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+
+
+class Store:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.items_dir = root / "items"
+        self.pending_dir = root / "pending"
+
+    def create_dirs(self) -> None:
+        for directory in (self.root, self.items_dir, self.pending_dir):
+            directory.mkdir(mode=0o700, exist_ok=True)
+
+    def item_path(self, item_id: str) -> Path:
+        if not _ITEM_ID.match(item_id):
+            raise StoreError("invalid item id")
+        path = (self.items_dir / f"{item_id}.env").resolve()
+        if path.parent != self.items_dir.resolve():
+            raise StoreError("item path escapes the store")
+        return path
+
+    def new_pending(self) -> PendingFile:
+        return PendingFile(self.pending_dir / f"{secrets.token_hex(16)}.partial")
+
+    def commit(self, pending: PendingFile, item_id: str) -> Path:
+        """Make a fully written pending envelope an item, atomically (rename within one fs)."""
+        pending.close()
+        target = self.item_path(item_id)
+        if target.exists():
+            raise StoreError("item already exists")
+        coarsen_times(pending.path)
+        os.replace(pending.path, target)
+        self._sync_dir(self.items_dir)
+        coarsen_times(self.items_dir)
+        coarsen_times(self.pending_dir)
+        return target
+
+    def write_item(self, item_id: str, data: bytes) -> Path:
+        pending = self.new_pending()
+        try:
+            pending.write(data)
+            return self.commit(pending, item_id)
+        except BaseException:
+            self.discard(pending)
+            raise
+
+    def discard(self, pending: PendingFile) -> None:
+        if not pending.handle.closed:
+            pending.handle.close()
+        secure_delete(pending.path)
+
+    def open_item(self, item_id: str) -> BinaryIO:
+        try:
+            return self.item_path(item_id).open("rb")
+        except FileNotFoundError as exc:
+            raise StoreError("item file is missing") from exc
+
+    def item_exists(self, item_id: str) -> bool:
+        return self.item_path(item_id).exists()
+
+    def delete_item(self, item_id: str) -> None:
+        secure_delete(self.item_path(item_id))
+        coarsen_times(self.items_dir)
+
+    def clean_pending(self) -> int:
+        """Remove envelopes left half-written by a crash; called at start-up and by maintenance."""
+        removed = 0
+        for path in self.pending_dir.glob("*.partial"):
+            secure_delete(path)
+            removed += 1
+        return removed
+
+    @staticmethod
+    def _sync_dir(directory: Path) -> None:
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def secure_delete(path: Path) -> None:
+    """Overwrite a file with zeros, sync, then unlink. Missing files are not an error.
+
+    On copy-on-write or flash storage the overwrite may not reach the old blocks; that is why only
+    ciphertext is ever written, and the operator guide asks for an encrypted volume.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except FileNotFoundError:
+        return
+    try:
+        remaining = os.fstat(fd).st_size
+        zeros = bytes(_OVERWRITE_BLOCK)
+        while remaining > 0:
+            written = os.write(fd, zeros[: min(remaining, _OVERWRITE_BLOCK)])
+            remaining -= written
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    path.unlink(missing_ok=True)
