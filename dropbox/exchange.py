@@ -23,8 +23,6 @@ from keys.bundle import BundleError, ItemSource, read_bundle, write_bundle
 from keys.errors import EnvelopeError
 from keys.records import RecordError, check_console_body, check_server_body, today
 
-LOCK_FILE = "exchange.lock"
-
 
 class ExchangeError(Exception):
     """An export or import was refused; the message is one line for the operator."""
@@ -50,16 +48,19 @@ class ImportSummary:
 
 @contextmanager
 def exclusive(box: DropBox) -> Iterator[None]:
-    """One export/import/sweep at a time per data directory."""
-    lock_path = box.instance.data_dir / LOCK_FILE
-    with lock_path.open("a") as handle:
+    """One export/import at a time per data directory. The lock is on the directory itself, so
+    a refused operation leaves not even a lock file behind."""
+    fd = os.open(box.instance.data_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise ExchangeError(
                 "another export or import is running on this data directory"
             ) from exc
         yield
+    finally:
+        os.close(fd)
 
 
 def export_bundle(box: DropBox, out: Path, everything: bool = False) -> ExportSummary:
