@@ -14,6 +14,7 @@ from dropbox import instance as instance_module
 from dropbox.db import DatabaseError
 from dropbox.exchange import ExchangeError, export_bundle, import_bundle
 from dropbox.instance import InstanceError
+from dropbox.maintenance import check, maintain
 from dropbox.serve import ServeError, default_spill_dir, serve
 from dropbox.service import DropBox
 from keys.errors import CryptoFormatError
@@ -77,6 +78,14 @@ def _parser() -> argparse.ArgumentParser:
     importer = commands.add_parser("import", help="apply a signed response bundle")
     importer.add_argument("--data", type=Path, required=True)
     importer.add_argument("file", type=Path)
+
+    health = commands.add_parser("check", help="the operator's health check")
+    health.add_argument("--data", type=Path, required=True)
+    health.add_argument("--spill-dir", type=Path, default=None)
+    health.add_argument("--torrc", type=Path, default=Path("/etc/tor/torrc"))
+
+    daily = commands.add_parser("maintain", help="daily retention job")
+    daily.add_argument("--data", type=Path, required=True)
     return parser
 
 
@@ -145,12 +154,41 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    loaded = instance_module.load(args.data)
+    spill_dir = args.spill_dir or default_spill_dir(loaded)
+    report = check(loaded, spill_dir, args.torrc)
+    for note in report.notes:
+        print(f"  {note}")
+    for problem in report.problems:
+        print(f"  PROBLEM: {problem}")
+    print("OK" if not report.problems else f"{len(report.problems)} problem(s) found")
+    return 0 if not report.problems else 1
+
+
+def _maintain(args: argparse.Namespace) -> int:
+    box = DropBox(instance_module.load(args.data))
+    summary = maintain(box)
+    print(
+        f"Forgot {summary.forgotten_sources} unused source(s), deleted "
+        f"{summary.deleted_reports} expired report(s), purged {summary.purged_items} item(s)."
+    )
+    return 0
+
+
 HANDLED = (InstanceError, ExchangeError, ServeError, DatabaseError, CryptoFormatError, OSError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"init": _init, "serve": _serve, "export": _export, "import": _import}
+    handlers = {
+        "init": _init,
+        "serve": _serve,
+        "export": _export,
+        "import": _import,
+        "check": _check,
+        "maintain": _maintain,
+    }
     try:
         return handlers[args.command](args)
     except HANDLED as error:
