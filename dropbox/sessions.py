@@ -113,6 +113,15 @@ class MemorySessionInterface(SessionInterface):
         )
         response.vary.add("Cookie")
 
+    def regenerate(self, session: SessionMixin) -> None:
+        """Give the session a fresh id (at login and /create): an id planted or seen before
+        authentication is worthless after it (session fixation)."""
+        assert isinstance(session, MemorySession)  # noqa: S101
+        if session.session_id is not None:
+            self.store.delete(session.session_id)
+        session.session_id = None
+        session.modified = True
+
     def destroy(self, session: SessionMixin) -> None:
         """Log out: forget every value now, not at expiry."""
         assert isinstance(session, MemorySession)  # noqa: S101

@@ -93,6 +93,7 @@ def _derive_or_fail(codename_text: str) -> codename.SourceSecrets:
 def _remember_login(source_id: str, secrets_: codename.SourceSecrets, codename_text: str) -> None:
     language = session.get("lang")
     session.clear()
+    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
     if language:
         session["lang"] = language
     session["source_id"] = source_id
@@ -149,17 +150,19 @@ def create() -> BaseResponse:
 @blueprint.route("/submit", methods=["GET"])
 @login_required
 def submit() -> Any:
-    return _report_form({}, {})
+    return _report_form(session["source_id"], {}, {})
 
 
-def _report_form(values: dict[str, str], errors: dict[str, str], status: int = 200) -> Any:
+def _report_form(
+    source_id: str, values: dict[str, str], errors: dict[str, str], status: int = 200
+) -> Any:
     page = render_template(
         "submit.html",
         values=values,
         errors=errors,
         categories=CATEGORIES,
         relations=RELATIONS,
-        ticket=_upload_ticket(session["source_id"]),
+        ticket=_upload_ticket(source_id),
         honeypot=forms.HONEYPOT_FIELD,
     )
     return (page, status) if status != 200 else page
@@ -177,15 +180,15 @@ def submit_post() -> Any:
             "Do not write your codename in the report: it is your only key to your reports."
         )
     if not result.ok:
-        if not session.get("source_id"):
-            session["source_id"] = source_id  # the ticket proves the form was theirs
+        # The form comes back with a fresh ticket for the same source, even if the session
+        # expired during a slow upload; the session itself is not revived.
         if uploads:
             flash(
                 gettext(
                     "Attachments are not kept when the form has errors: please choose them again."
                 )
             )
-        return _report_form(result.values, result.errors, 400)
+        return _report_form(source_id, result.values, result.errors, 400)
     fields = {
         name: result.values.get(name, "")
         for name in ("category", "relation", *forms.CRITERIA, "message", "pseudonym", "contact")
