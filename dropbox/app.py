@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, render_template, session
-from flask_babel import Babel, gettext
+from flask_babel import Babel, format_decimal, gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -91,6 +91,7 @@ def create_app(dropbox: DropBox, overrides: dict[str, Any] | None = None) -> Fla
     app.teardown_request(discard_unfinished)
     app.register_blueprint(source.blueprint)
     _quiet_logging(app)
+    app.jinja_env.filters["human_size"] = human_size
     _register_error_pages(app)
 
     @app.after_request
@@ -109,6 +110,16 @@ def create_app(dropbox: DropBox, overrides: dict[str, Any] | None = None) -> Fla
         }
 
     return app
+
+
+def human_size(num_bytes: int) -> str:
+    """A size in the page's number format: "1,5 MiB" in Indonesian, "1.5 MiB" in English."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    value, unit = float(num_bytes), 0
+    while value >= 1024 and unit < len(units) - 1:
+        value /= 1024
+        unit += 1
+    return f"{format_decimal(round(value, 1), format='#,##0.#')} {units[unit]}"
 
 
 def _quiet_logging(app: Flask) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask_babel import lazy_gettext
+from flask_babel import format_number, gettext
 from werkzeug.datastructures import MultiDict
 
 from keys.records import CATEGORIES, RELATIONS
@@ -49,16 +49,12 @@ def clean_text(raw: str) -> str | None:
 def _text_field(form: MultiDict[str, str], name: str, limit: int, result: Validation) -> None:
     cleaned = clean_text(form.get(name, ""))
     if cleaned is None:
-        result.errors[name] = str(
-            lazy_gettext(
-                "This field contains characters that cannot be read. Please type the text again."
-            )
+        result.errors[name] = gettext(
+            "This field contains characters that cannot be read. Please type the text again."
         )
     elif len(cleaned) > limit:
-        result.errors[name] = str(
-            lazy_gettext(
-                "This field is too long (at most %(limit)s characters).", limit=f"{limit:,}"
-            )
+        result.errors[name] = gettext(
+            "This field is too long (at most %(limit)s characters).", limit=format_number(limit)
         )
     else:
         result.values[name] = cleaned
@@ -71,20 +67,18 @@ def validate_report(form: MultiDict[str, str]) -> Validation:
     if category in CATEGORIES:
         result.values["category"] = category
     else:
-        result.errors["category"] = str(lazy_gettext("Please choose a category."))
+        result.errors["category"] = gettext("Please choose a category.")
     if relation in RELATIONS:
         result.values["relation"] = relation
     else:
-        result.errors["relation"] = str(
-            lazy_gettext(
-                "Please say whether you work at the ministry or are a member of the public."
-            )
+        result.errors["relation"] = gettext(
+            "Please say whether you work at the ministry or are a member of the public."
         )
     for name, limit in TEXT_LIMITS.items():
         _text_field(form, name, limit, result)
     for name in REQUIRED:
         if name not in result.errors and not result.values.get(name):
-            result.errors[name] = str(lazy_gettext("This field is required."))
+            result.errors[name] = gettext("This field is required.")
     return result
 
 
@@ -92,7 +86,7 @@ def validate_followup(form: MultiDict[str, str], has_files: bool) -> Validation:
     result = Validation()
     _text_field(form, "message", FOLLOWUP_LIMIT, result)
     if "message" not in result.errors and not result.values.get("message") and not has_files:
-        result.errors["message"] = str(lazy_gettext("Write a message or attach a file."))
+        result.errors["message"] = gettext("Write a message or attach a file.")
     return result
 
 
