@@ -196,13 +196,17 @@ def read_bundle(
         try:
             manifest = json.loads(manifest_bytes)
             signer = parse_public_key(str(manifest["signer"]), "verify")
-        except (ValueError, KeyError, TypeError, KeyFileError) as exc:
+        except (ValueError, KeyError, TypeError, KeyFileError, RecursionError) as exc:
             raise BundleError("manifest is unreadable") from exc
         try:
             verify_manifest_bytes(manifest_bytes, signature, signer.as_verify_key())
         except SignatureError as exc:
             raise BundleError("bundle signature does not verify") from exc
-        if canonical_json(manifest) != manifest_bytes:
+        try:
+            canonical = canonical_json(manifest)  # NaN / Infinity parse but cannot be re-encoded
+        except (ValueError, RecursionError) as exc:
+            raise BundleError("manifest is not in canonical form") from exc
+        if canonical != manifest_bytes:
             raise BundleError("manifest is not in canonical form")
         if not trusts_signer(signer):
             raise BundleError(f"bundle is signed by an untrusted key ({signer.fingerprint})")

@@ -190,6 +190,8 @@ def write_public_key(path: Path, key: PublicKey) -> None:
 
 def derive_passphrase_key(passphrase: bytes, salt: bytes, params: KdfParams) -> bytes:
     params.check_bounds()
+    if len(salt) != 16:  # argon2 itself raises HashingError below 8 bytes; we always write 16
+        raise KeyFileError("argon2id salt must be 16 bytes")
     return hash_secret_raw(
         secret=passphrase,
         salt=salt,
@@ -264,7 +266,7 @@ def _field(document: dict[str, Any], name: str, kind: type) -> Any:
 def decode_secret_key(data: str, expected: SecretKind, passphrase: bytes | None) -> bytes:
     try:
         document = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise KeyFileError("not a secret-key file (not JSON)") from exc
     if not isinstance(document, dict) or document.get("format") != SECRET_FILE_FORMAT:
         raise KeyFileError("not a secret-key file")

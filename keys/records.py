@@ -12,12 +12,13 @@ import re
 import secrets
 from typing import Any
 
-# Register numbers: "WBS-" + 8 random Crockford base32 characters (40 bits, not sequential: they
-# reveal nothing about how many reports exist) + 1 check character, grouped for reading aloud:
-# WBS-7K3M-Q2XP-R. The check is a weighted sum mod 31, which catches any single wrong character
-# and any swap of two neighbours.
-REGNO_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-REGNO_PATTERN = re.compile(r"^WBS-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]$")
+# Register numbers: "WBS-" + 8 random characters of Crockford base32 without Z (31 symbols, 39.6
+# bits, not sequential: they reveal nothing about how many reports exist) + 1 check character,
+# grouped for reading aloud: WBS-7K3M-Q2XP-M. The check is a weighted sum mod 31, which catches any
+# single wrong character and any swap of two neighbours only because there are exactly 31 symbols
+# (with a 32nd, Z = 31 = 0 mod 31, so 0 <-> Z went unnoticed).
+REGNO_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXY"
+REGNO_PATTERN = re.compile(r"^WBS-[0-9A-HJKMNP-TV-Y]{4}-[0-9A-HJKMNP-TV-Y]{4}-[0-9A-HJKMNP-TV-Y]$")
 _REGNO_FOLD = str.maketrans({"I": "1", "L": "1", "O": "0", "U": "V"})
 
 
@@ -115,6 +116,11 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, str) and bool(_HEX_ID.match(value))
 
 
+def _is_member(value: Any, allowed: set[str] | frozenset[str]) -> bool:
+    # A list or dict from JSON is unhashable: test the type first so it is a RecordError too.
+    return isinstance(value, str) and value in allowed
+
+
 def _is_regno(value: Any) -> bool:
     return isinstance(value, str) and normalize_regno(value) == value
 
@@ -150,16 +156,16 @@ def check_server_body(body: dict[str, Any], item_names: set[str]) -> None:
     source_ids = {source["source_id"] for source in sources}
     for report in _list_of_dicts(body, "reports"):
         _require(_is_regno(report.get("regno")), "bad regno")
-        _require(report.get("source_id") in source_ids, "report names an unlisted source")
+        _require(_is_member(report.get("source_id"), source_ids), "report names an unlisted source")
         _require(_is_day(report.get("received_day")), "bad received_day")
     regnos = {report["regno"] for report in body.get("reports", [])}
     entry_ids: set[str] = set()
     for entry in _list_of_dicts(body, "entries"):
         _require(_is_id(entry.get("entry_id")), "bad entry_id")
-        _require(entry.get("kind") in ENTRY_KINDS, "bad entry kind")
-        _require(entry.get("regno") in regnos, "entry names an unlisted report")
+        _require(_is_member(entry.get("kind"), ENTRY_KINDS), "bad entry kind")
+        _require(_is_member(entry.get("regno"), regnos), "entry names an unlisted report")
         _require(_is_day(entry.get("day")), "bad entry day")
-        _require(entry.get("item") in item_names, "entry names a missing item")
+        _require(_is_member(entry.get("item"), item_names), "entry names a missing item")
         parent = entry.get("parent")
         _require(parent is None or _is_id(parent), "bad entry parent")
         entry_ids.add(entry["entry_id"])
@@ -171,10 +177,10 @@ def check_console_body(body: dict[str, Any], item_names: set[str]) -> None:
     _check_header(body)
     for response in _list_of_dicts(body, "responses"):
         _require(_is_id(response.get("response_id")), "bad response_id")
-        _require(response.get("kind") in RESPONSE_KINDS, "bad response kind")
+        _require(_is_member(response.get("kind"), RESPONSE_KINDS), "bad response kind")
         _require(_is_regno(response.get("regno")), "bad regno")
         _require(_is_day(response.get("day")), "bad response day")
-        _require(response.get("item") in item_names, "response names a missing item")
+        _require(_is_member(response.get("item"), item_names), "response names a missing item")
         closes = response.get("closes_report", False)
         _require(isinstance(closes, bool), "bad closes_report")
     acks = body.get("acks", [])
