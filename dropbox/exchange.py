@@ -139,7 +139,11 @@ def _import_staged(box: DropBox, bundle_path: Path, staging: Path) -> ImportSumm
     console_keys = box.instance.console_keys
     try:
         verified = read_bundle(
-            bundle_path, "console-to-server", lambda signer: signer in console_keys, staging
+            bundle_path,
+            "console-to-server",
+            lambda signer: signer in console_keys,
+            staging,
+            known_signers=console_keys,
         )
         check_console_body(verified.manifest, set(verified.items))
     except (BundleError, RecordError) as exc:

@@ -172,11 +172,14 @@ def read_bundle(
     direction: Direction,
     trusts_signer: Callable[[PublicKey], bool],
     staging_dir: Path,
+    known_signers: Sequence[PublicKey] = (),
 ) -> VerifiedBundle:
     """Verify a bundle whole and stage its items; raise BundleError (or a subclass) otherwise.
 
     `trusts_signer` decides whether the manifest's signer is acceptable (pinned, or configured);
-    it is asked only after the signature has verified under that key.
+    it is asked only after the signature has verified under that key. A reader that already knows
+    the keys it trusts passes them as `known_signers`: the signature is then checked against them
+    before a single byte of the manifest is parsed, so an unsigned file costs no JSON parsing.
     """
     try:
         source = path.open("rb")
@@ -193,6 +196,8 @@ def read_bundle(
             raise BundleError("manifest too large")
         manifest_bytes = _read_exactly(source, manifest_len)
         signature = _read_exactly(source, SIGNATURE_BYTES)
+        if known_signers and not _signed_by_any(manifest_bytes, signature, known_signers):
+            raise BundleError("bundle is not signed by a trusted key")
         try:
             manifest = json.loads(manifest_bytes)
             signer = parse_public_key(str(manifest["signer"]), "verify")
@@ -215,6 +220,16 @@ def read_bundle(
         if source.read(1):
             raise BundleError("data follows the last item")
     return VerifiedBundle(manifest=manifest, signer=signer, items=staged)
+
+
+def _signed_by_any(manifest_bytes: bytes, signature: bytes, keys: Sequence[PublicKey]) -> bool:
+    for key in keys:
+        try:
+            verify_manifest_bytes(manifest_bytes, signature, key.as_verify_key())
+        except SignatureError:
+            continue
+        return True
+    return False
 
 
 def _stage_items(

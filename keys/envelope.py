@@ -28,7 +28,7 @@ import hmac
 import io
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, Self
 
 import nacl.bindings as sodium
 import nacl.encoding
@@ -148,7 +148,7 @@ class EnvelopeWriter:
     def closed(self) -> bool:
         return self._closed
 
-    def __enter__(self) -> EnvelopeWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:

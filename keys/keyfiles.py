@@ -279,6 +279,10 @@ def decode_secret_key(data: str, expected: SecretKind, passphrase: bytes | None)
     header = _secret_header(expected, public_line, kdf)
     try:
         if kdf.get("name") == "none":
+            if passphrase is not None:
+                # A caller expecting a protected key must not silently accept an unprotected one
+                # that someone with write access swapped in.
+                raise KeyFileError("key file is not protected by a passphrase")
             secret = b64decode(_field(document, "secret", str))
         elif kdf.get("name") == "argon2id":
             if passphrase is None:

@@ -397,3 +397,16 @@ def test_staging_directory_must_be_fresh(good: bytes, tmp_path: Path) -> None:
     (staging / "e2").write_bytes(b"planted")
     with pytest.raises(FileExistsError):
         bundle.read_bundle(path, "server-to-console", trust_server, staging)
+
+
+def test_known_signers_refuse_an_unsigned_file_before_parsing(tmp_path: Path) -> None:
+    # A manifest that is not even JSON: with known signers it is refused on the signature alone.
+    trusted = nacl.signing.SigningKey.generate()
+    raw = bundle.MAGIC + bytes([bundle.VERSION]) + (5).to_bytes(4, "big") + b"{{{{{" + bytes(64)
+    path = tmp_path / "junk.bundle"
+    path.write_bytes(raw)
+    staging = tmp_path / "stage"
+    staging.mkdir()
+    with pytest.raises(bundle.BundleError, match="not signed by a trusted key"):
+        bundle.read_bundle(path, "console-to-server", lambda key: True, staging,
+                           known_signers=[verify_public_key(trusted)])

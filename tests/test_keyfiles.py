@@ -420,3 +420,12 @@ def test_garbage_passbox(document: bytes) -> None:
 def test_passbox_secret_size_limit() -> None:
     with pytest.raises(ValueError, match="too large"):
         passbox.seal(bytes(passbox.MAX_SECRET_BYTES + 1), b"pw", "console-vault", CHEAP)
+
+
+def test_unprotected_key_is_refused_when_a_passphrase_is_expected(tmp_path: Path) -> None:
+    # Someone with write access swaps an unprotected key of their own for the protected one.
+    swapped = tmp_path / "swapped.key"
+    secret = bytes(nacl.public.PrivateKey.generate())
+    keyfiles.write_secret_key(swapped, "x25519-recipient", secret, None)
+    with pytest.raises(KeyFileError, match="not protected by a passphrase"):
+        keyfiles.read_secret_key(swapped, "x25519-recipient", b"the real passphrase")
