@@ -1,2 +1,395 @@
-def main() -> None:
-    raise SystemExit("not yet")
+"""`journalist-console`: the investigator console's command line.
+
+Every command takes --home DIR and --passphrase-file FILE (without it, the passphrase is asked on
+the terminal). Expected failures print one line starting with "error:" and exit with status 1;
+usage mistakes exit with 2 (argparse); nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlcipher3
+
+from journalist_console import audit, dates, exporter, files, importer, render
+from journalist_console.console import Console
+from journalist_console.errors import ConsoleError
+from journalist_console.home import Home, HomeLock, change_passphrase, init_home
+from keys.errors import CryptoFormatError, KeyFileError, WrongPassphrase
+from keys.keyfiles import PublicKey, read_public_key
+from keys.records import CATEGORIES, STATUSES
+
+MAX_PASSPHRASE_FILE_BYTES = 4096
+EXIT_ERROR = 1
+EXIT_INTERNAL = 70
+
+
+def _out(text: str) -> None:
+    print(text)
+
+
+def _err(text: str) -> None:
+    print(f"error: {render.safe(text, keep_newlines=False)}", file=sys.stderr)
+
+
+def read_passphrase(args: argparse.Namespace, prompt: str = "Passphrase: ") -> bytes:
+    if args.passphrase_file is not None:
+        path = Path(args.passphrase_file)
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_PASSPHRASE_FILE_BYTES + 1)
+        except OSError as exc:
+            raise ConsoleError(f"cannot read the passphrase file {path}: {exc.strerror}") from None
+        if len(data) > MAX_PASSPHRASE_FILE_BYTES:
+            raise ConsoleError(f"{path} is too large to be a passphrase file")
+        if data.endswith(b"\r\n"):
+            data = data[:-2]
+        elif data.endswith(b"\n"):
+            data = data[:-1]
+        if not data:
+            raise ConsoleError(f"the passphrase file {path} is empty")
+        return data
+    try:
+        text = getpass.getpass(prompt)
+    except EOFError:
+        raise ConsoleError("no passphrase given") from None
+    if not text:
+        raise ConsoleError("no passphrase given")
+    return text.encode("utf-8")
+
+
+@contextmanager
+def unlocked(args: argparse.Namespace) -> Iterator[Console]:
+    """Lock the home first (a second instance is refused before any prompt), then unlock."""
+    home = Home(Path(args.home))
+    home.require_initialised()
+    with HomeLock(home) as lock:
+        passphrase = read_passphrase(args)
+        console = Console.open(home, passphrase, lock=lock)
+        try:
+            yield console
+        finally:
+            console.close()
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    passphrase = read_passphrase(args, "New passphrase: ")
+    if args.passphrase_file is None:
+        again = read_passphrase(args, "Repeat the passphrase: ")
+        if again != passphrase:
+            raise ConsoleError("the two passphrases differ; nothing was created")
+    result = init_home(Path(args.home), passphrase, due_days=args.due_days)
+    home = Home(Path(args.home))
+    _out(f"Console created in {home.root}")
+    _out(f"  inspectorate recipient key: {home.inspectorate_pub}")
+    _out(f"    fingerprint {result.recipient.fingerprint}")
+    _out(f"  console verify key:         {home.console_pub}")
+    _out(f"    fingerprint {result.verify.fingerprint}")
+    _out("Give both .pub files to the operator and compare the fingerprints aloud.")
+    return 0
+
+
+def _tty_confirm(signer: PublicKey) -> bool:
+    print(f"Server signing key fingerprint: {signer.fingerprint}", file=sys.stderr)
+    print("Compare it with the fingerprint the operator reads from the server.", file=sys.stderr)
+    answer = input("Trust this server key from now on? [y/N] ")
+    return answer.strip().lower() in ("y", "yes", "ya")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    server_key = None
+    if args.server_key is not None:
+        server_key = read_public_key(Path(args.server_key), "verify")
+    with unlocked(args) as console:
+        confirm = _tty_confirm if (server_key is None and sys.stdin.isatty()) else None
+        result = importer.import_bundle(console, Path(args.file), server_key, confirm)
+    if result.pinned:
+        _out(f"Pinned the server key {result.pinned}; only this key is trusted from now on.")
+    if result.already_imported:
+        _out(f"Bundle {result.sequence} was imported before; nothing changed.")
+        return 0
+    _out(
+        f"Imported bundle {result.sequence}: {result.new_reports} new reports, "
+        f"{result.new_entries} new entries"
+        + (f", {result.held_entries} already held" if result.held_entries else "")
+        + "."
+    )
+    if result.gap:
+        first, last = result.gap
+        missing = str(first) if first == last else f"{first} to {last}"
+        _out(f"warning: bundle(s) {missing} from this server were never imported here.")
+    for regno in result.unreadable:
+        _out(f"warning: {regno} holds an envelope this console cannot decrypt (kept as is).")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    with unlocked(args) as console:
+        summaries = console.list_reports(args.status, args.category)
+    if args.json:
+        _out(json.dumps([s.as_json() for s in summaries], indent=1))
+    else:
+        _out(render.report_list(summaries))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with unlocked(args) as console:
+        view = console.view(args.regno)
+        console.mark_viewed(view.summary.regno)
+    _out(render.report_view(view))
+    return 0
+
+
+def cmd_reply(args: argparse.Namespace) -> int:
+    with unlocked(args) as console:
+        console.reply(args.regno, args.message)
+        regno = console.resolve(args.regno)
+    _out(f"Reply to {regno} recorded; it leaves with the next export.")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with unlocked(args) as console:
+        console.set_status(args.regno, args.status, args.note or "")
+        regno = console.resolve(args.regno)
+    _out(f"{regno} is now {render.status_label(args.status)}; it leaves with the next export.")
+    return 0
+
+
+def cmd_note(args: argparse.Namespace) -> int:
+    with unlocked(args) as console:
+        console.add_note(args.regno, args.text)
+        regno = console.resolve(args.regno)
+    _out(f"Internal note added to {regno} (never exported).")
+    return 0
+
+
+def cmd_save(args: argparse.Namespace) -> int:
+    with unlocked(args) as console:
+        saved = files.save_files(console, args.regno, Path(args.out), args.file)
+    failed = 0
+    for item in saved:
+        if item.path is not None:
+            _out(f"saved {render.safe(str(item.path), False)}")
+        if item.stripped is not None:
+            _out(f"  without metadata: {render.safe(str(item.stripped), False)}")
+        if item.problem:
+            failed += item.path is None
+            _out(f"  [{item.entry_id}] {item.problem}")
+    return EXIT_ERROR if failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with unlocked(args) as console:
+        result = exporter.export_bundle(console, Path(args.out))
+    if result.completed_interrupted:
+        _out(
+            f"Completed the interrupted export {result.sequence} into {result.path}; "
+            "run export again for anything newer."
+        )
+    elif result.empty:
+        _out(f"Nothing new to export; wrote an empty bundle {result.sequence} to {result.path}.")
+    else:
+        _out(
+            f"Wrote bundle {result.sequence} to {result.path}: {result.responses} responses, "
+            f"{result.acks} acknowledgements."
+        )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from journalist_console import web  # Flask is only loaded for the web interface
+
+    if args.passphrase_file is not None:
+        _out("note: serve asks for the passphrase in the browser; --passphrase-file is ignored")
+    web.serve(Home(Path(args.home)), args.host, args.port)
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    with unlocked(args) as console:
+        if args.audit_command == "show":
+            for entry in reversed(audit.entries(console.conn, args.limit)):
+                _out(
+                    f"{entry.seq:>6} {entry.at} {entry.actor} {entry.action} "
+                    f"{entry.regno or '-'} {render.safe(entry.detail, False)}"
+                )
+            return 0
+        result = console.audit_verify()
+    if result.ok:
+        _out(f"Audit log intact: {result.count} entries; head {result.head}")
+        return 0
+    _err(f"audit log damaged: {result.problem}")
+    return EXIT_ERROR
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with unlocked(args) as console:
+        stats = console.stats()
+    if args.json:
+        _out(json.dumps(stats.__dict__, indent=1, sort_keys=True))
+    else:
+        _out(render.stats_text(stats))
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    with unlocked(args) as console:
+        console.configure(args.due_days, args.author)
+        _out(f"due days: {console.due_days}")
+        _out(f"reply author name: {console.author_name}")
+        pinned = console.pinned_server_key
+        _out(f"server key: {pinned.fingerprint if pinned else '(none pinned yet)'}")
+        _out(f"server instance: {console.instance or '(none yet)'}")
+    return 0
+
+
+def cmd_passphrase(args: argparse.Namespace) -> int:
+    home = Home(Path(args.home))
+    home.require_initialised()
+    with HomeLock(home) as lock:
+        old = read_passphrase(args, "Current passphrase: ")
+        console = Console.open(home, old, lock=lock)
+        try:
+            prompt = argparse.Namespace(passphrase_file=args.new_passphrase_file)
+            new = read_passphrase(prompt, "New passphrase: ")
+            if args.new_passphrase_file is None:
+                if read_passphrase(prompt, "Repeat the new passphrase: ") != new:
+                    raise ConsoleError("the two passphrases differ; nothing changed")
+            change_passphrase(home, old, new, console.user)
+            console.record("passphrase_changed", None, {"user": console.user})
+        finally:
+            console.close()
+    _out("Passphrase changed.")
+    return 0
+
+
+def cmd_recipient(args: argparse.Namespace) -> int:
+    key = read_public_key(Path(args.pubfile), "recipient")
+    with unlocked(args) as console:
+        console.add_recipient(key, args.label or "")
+    _out(f"Responses are now also sealed to {key.fingerprint}.")
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError("not a TCP port")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", required=True, metavar="DIR", help="the console's home")
+    common.add_argument(
+        "--passphrase-file", metavar="FILE", help="read the passphrase from FILE (else: prompt)"
+    )
+    parser = argparse.ArgumentParser(
+        prog="journalist-console",
+        description="The WBS investigator console (offline). Run `init` once, then `import`.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int], text: str
+    ) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, parents=[common], help=text, description=text)
+        command.set_defaults(handler=handler)
+        return command
+
+    p = add("init", cmd_init, "create the console: keys, vault and database")
+    p.add_argument("--due-days", type=_positive_int, default=dates.DEFAULT_DUE_DAYS)
+    p = add("import", cmd_import, "verify and import a bundle from the server")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--server-key", metavar="PUBFILE", help="the server's verify key (first import)")
+    p = add("list", cmd_list, "the queue, most urgent first")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--status", choices=list(STATUSES))
+    p.add_argument("--category", choices=list(CATEGORIES))
+    p = add("show", cmd_show, "show a decrypted report")
+    p.add_argument("regno", metavar="REGNO")
+    p = add("reply", cmd_reply, "reply to the reporter (sent with the next export)")
+    p.add_argument("regno", metavar="REGNO")
+    p.add_argument("--message", required=True, metavar="TEXT")
+    p = add("status", cmd_status, f"change a report's status ({', '.join(STATUSES)})")
+    p.add_argument("regno", metavar="REGNO")
+    p.add_argument("status", metavar="STATUS")
+    p.add_argument("--note", metavar="TEXT", help="a note to the reporter with the status")
+    p = add("note", cmd_note, "add an internal note (never exported)")
+    p.add_argument("regno", metavar="REGNO")
+    p.add_argument("text", metavar="TEXT")
+    p = add("save", cmd_save, "save a report's files, decrypted, into a directory")
+    p.add_argument("regno", metavar="REGNO")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--file", action="append", metavar="ENTRY_ID", help="only this file")
+    p = add("export", cmd_export, "write the response bundle for the server")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p = add("serve", cmd_serve, "the local web interface (127.0.0.1 only)")
+    p.add_argument("--port", type=_port, default=8081)
+    p.add_argument("--host", default="127.0.0.1", help="must be 127.0.0.1")
+    p = add("audit", cmd_audit, "check or show the audit log")
+    p.add_argument("audit_command", choices=["verify", "show"])
+    p.add_argument("--limit", type=_positive_int, default=50)
+    p = add("stats", cmd_stats, "counts, medians and overdue reports")
+    p.add_argument("--json", action="store_true")
+    p = add("config", cmd_config, "show or change settings")
+    p.add_argument("--due-days", type=_positive_int)
+    p.add_argument("--author", metavar="NAME", help="the name replies are signed with")
+    p = add("passphrase", cmd_passphrase, "change the investigator's passphrase")
+    p.add_argument("--new-passphrase-file", metavar="FILE", help="else: prompt twice")
+    p = add("recipient", cmd_recipient, "also seal responses to another inspectorate key")
+    p.add_argument("pubfile", metavar="PUBFILE")
+    p.add_argument("--label")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except WrongPassphrase:
+        _err("wrong passphrase")
+    except (ConsoleError, KeyFileError, CryptoFormatError) as exc:
+        _err(str(exc))
+    except sqlcipher3.Error as exc:
+        _err(f"console database error: {exc}")
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        _err(f"{where}{exc.strerror or exc}")
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
+        _err(f"unexpected {type(exc).__name__}: {exc}")
+        return EXIT_INTERNAL
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""`export`: the console-to-server bundle of replies, status changes and acknowledgements.
+
+Numbering is the console's own counter from 1. An export runs in three steps:
+
+1. One transaction numbers the export N, assigns to it every response and every acknowledgement
+   not yet carried, and records export N as 'pending' (nothing counts as exported yet).
+2. keys.bundle.write_bundle writes the signed bundle (temp file, fsync, rename).
+3. One transaction marks export N 'written' and appends the audit entry.
+
+If step 2 fails (full USB stick, bad path) step 1 is undone. If the process dies between 1 and 3,
+the next export first completes export N with exactly the same content, so the server sees each
+sequence number with one content only and never a gap. An export with nothing new still writes a
+valid bundle (its acks, if any) and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from journalist_console import audit, dates, schema
+from journalist_console.console import Console
+from journalist_console.errors import ExportRefused
+from keys import bundle, records
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    sequence: int
+    path: Path
+    responses: int
+    acks: int
+    completed_interrupted: bool
+
+    @property
+    def empty(self) -> bool:
+        return self.responses == 0 and self.acks == 0
+
+
+def _body(console: Console, sequence: int, created_day: str) -> tuple[dict[str, Any], list[Any]]:
+    conn = console.conn
+    responses = []
+    items = []
+    for row in conn.execute(
+        "SELECT response_id, kind, regno, day, closes_report FROM responses "
+        "WHERE export_seq = ? ORDER BY position",
+        (sequence,),
+    ):
+        responses.append(
+            {
+                "response_id": row["response_id"],
+                "kind": row["kind"],
+                "regno": row["regno"],
+                "day": row["day"],
+                "item": row["response_id"],
+                "closes_report": bool(row["closes_report"]),
+            }
+        )
+        path = console.home.response_path(row["response_id"])
+        if not path.is_file():
+            raise ExportRefused(f"the envelope of a response to {row['regno']} is missing")
+        items.append(bundle.ItemSource(row["response_id"], path))
+    acks = [
+        row[0]
+        for row in conn.execute(
+            "SELECT entry_id FROM entries WHERE ack_seq = ? ORDER BY import_seq, rowid",
+            (sequence,),
+        )
+    ]
+    body = {
+        "instance": console.instance,
+        "sequence": sequence,
+        "created_day": created_day,
+        "responses": responses,
+        "acks": acks,
+    }
+    records.check_console_body(body, {item.name for item in items})
+    return body, items
+
+
+def _write(console: Console, out: Path, sequence: int, created_day: str) -> tuple[int, int]:
+    body, items = _body(console, sequence, created_day)
+    partial = out.with_name(out.name + ".partial")
+    try:
+        bundle.write_bundle(out, "console-to-server", body, items, console.vault.signing_key)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise ExportRefused(f"cannot write {out}: {exc.strerror}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return len(body["responses"]), len(body["acks"])
+
+
+def _finish(console: Console, out: Path, sequence: int, counts: tuple[int, int]) -> None:
+    with schema.transaction(console.conn):
+        console.conn.execute("UPDATE exports SET state = 'written' WHERE sequence = ?", (sequence,))
+        audit.append(
+            console.conn,
+            console.user,
+            "exported",
+            None,
+            {"sequence": sequence, "responses": counts[0], "acks": counts[1], "file": str(out)},
+        )
+
+
+def export_bundle(console: Console, out: Path) -> ExportResult:
+    if console.instance is None:
+        raise ExportRefused(
+            "nothing was ever imported: the server instance is unknown yet", "export_no_import"
+        )
+    if out.exists() or out.is_symlink():
+        raise ExportRefused(f"{out} already exists; refusing to overwrite it")
+    if not out.parent.is_dir():
+        raise ExportRefused(f"{out.parent} is not a directory")
+    conn = console.conn
+    pending = conn.execute(
+        "SELECT sequence, created_day FROM exports WHERE state = 'pending' ORDER BY sequence"
+    ).fetchone()
+    if pending is not None:
+        sequence, created_day = int(pending["sequence"]), str(pending["created_day"])
+        counts = _write(console, out, sequence, created_day)
+        _finish(console, out, sequence, counts)
+        return ExportResult(sequence, out, counts[0], counts[1], completed_interrupted=True)
+
+    created_day = dates.today().isoformat()
+    with schema.transaction(conn):
+        sequence = int(schema.get_setting(conn, "export_sequence") or "0") + 1
+        responses = conn.execute(
+            "UPDATE responses SET export_seq = ? WHERE export_seq IS NULL", (sequence,)
+        ).rowcount
+        acks = conn.execute(
+            "UPDATE entries SET ack_seq = ? WHERE ack_seq IS NULL", (sequence,)
+        ).rowcount
+        conn.execute(
+            "INSERT INTO exports(sequence, created_day, state, responses, acks) "
+            "VALUES (?, ?, 'pending', ?, ?)",
+            (sequence, created_day, responses, acks),
+        )
+        schema.set_setting(conn, "export_sequence", str(sequence))
+    try:
+        counts = _write(console, out, sequence, created_day)
+    except BaseException:
+        with schema.transaction(conn):
+            conn.execute("UPDATE responses SET export_seq = NULL WHERE export_seq = ?", (sequence,))
+            conn.execute("UPDATE entries SET ack_seq = NULL WHERE ack_seq = ?", (sequence,))
+            conn.execute("DELETE FROM exports WHERE sequence = ?", (sequence,))
+            schema.set_setting(conn, "export_sequence", str(sequence - 1))
+        raise
+    _finish(console, out, sequence, counts)
+    return ExportResult(sequence, out, counts[0], counts[1], completed_interrupted=False)
+
+
+def exports_written(console: Console) -> list[dict[str, Any]]:
+    return [
+        dict(row)
+        for row in console.conn.execute(
+            "SELECT sequence, created_day, state, responses, acks FROM exports "
+            "ORDER BY sequence DESC"
+        )
+    ]

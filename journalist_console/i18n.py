@@ -1,0 +1,264 @@
+"""Interface texts of the web console, Indonesian first, English second.
+
+A dictionary inside the package rather than gettext catalogs: the console has a few dozen strings,
+no build step is needed to compile catalogs, and a test checks that every key has both languages.
+Labels of statuses, categories and relations come from keys.records, shared with the server.
+Templates call t("key"); the language is chosen per browser with a cookie (default Indonesian).
+"""
+
+from __future__ import annotations
+
+from keys.records import CATEGORIES, RELATIONS, STATUSES
+
+LANGUAGES = ("id", "en")
+DEFAULT_LANGUAGE = "id"
+
+TEXTS: dict[str, tuple[str, str]] = {
+    "app_title": ("Konsol Investigator WBS", "WBS investigator console"),
+    "queue": ("Antrean", "Queue"),
+    "import": ("Impor", "Import"),
+    "export": ("Ekspor", "Export"),
+    "stats": ("Statistik", "Statistics"),
+    "audit": ("Log audit", "Audit log"),
+    "lock": ("Kunci", "Lock"),
+    "other_language": ("English", "Bahasa Indonesia"),
+    "unlock_title": ("Buka konsol", "Unlock the console"),
+    "passphrase": ("Frasa sandi", "Passphrase"),
+    "unlock": ("Buka", "Unlock"),
+    "wrong_passphrase": ("Frasa sandi salah.", "Wrong passphrase."),
+    "locked_idle": (
+        "Konsol dikunci karena tidak digunakan.",
+        "The console was locked after a period of inactivity.",
+    ),
+    "locked": ("Konsol telah dikunci.", "The console is locked."),
+    "filter": ("Saring", "Filter"),
+    "all": ("Semua", "All"),
+    "status": ("Status", "Status"),
+    "category": ("Kategori", "Category"),
+    "regno": ("Nomor registrasi", "Register number"),
+    "received": ("Diterima", "Received"),
+    "due": ("Batas waktu", "Due"),
+    "days_left": ("Sisa hari", "Days left"),
+    "overdue": ("Terlambat", "Overdue"),
+    "overdue_by": ("terlambat {n} hari", "overdue by {n} days"),
+    "left_n": ("{n} hari lagi", "{n} days left"),
+    "due_today": ("jatuh tempo hari ini", "due today"),
+    "done": ("selesai", "done"),
+    "unread": ("Belum dibaca", "Unread"),
+    "new": ("baru", "new"),
+    "no_reports": ("Belum ada laporan.", "No reports."),
+    "unreadable": ("tidak dapat dibaca", "unreadable"),
+    "report": ("Laporan", "Report"),
+    "reporter": ("Pelapor", "Reporter"),
+    "relation": ("Hubungan pelapor", "Reporter's relation"),
+    "what": ("Apa", "What"),
+    "who": ("Siapa", "Who"),
+    "where": ("Di mana", "Where"),
+    "when": ("Kapan", "When"),
+    "how": ("Bagaimana", "How"),
+    "message": ("Pesan", "Message"),
+    "pseudonym": ("Nama samaran", "Pseudonym"),
+    "contact": ("Kontak", "Contact"),
+    "not_given": ("(tidak diisi)", "(not given)"),
+    "files": ("Berkas", "Files"),
+    "no_files": ("Tidak ada berkas.", "No files."),
+    "download_original": ("Unduh asli", "Download original"),
+    "download_stripped": ("Unduh tanpa metadata", "Download without metadata"),
+    "files_warning": (
+        "Berkas tidak pernah dibuka oleh konsol. Buka hanya dengan penampil di komputer yang "
+        "tidak terhubung ke jaringan.",
+        "The console never opens files itself. Open them only with a viewer on a machine "
+        "that is not connected to any network.",
+    ),
+    "save_to_folder": ("Simpan semua berkas ke folder", "Save all files to a folder"),
+    "folder": ("Folder tujuan", "Destination folder"),
+    "save": ("Simpan", "Save"),
+    "history": ("Riwayat status", "Status history"),
+    "automatic": ("otomatis", "automatic"),
+    "exported": ("sudah diekspor", "exported"),
+    "waiting_export": ("menunggu ekspor", "waiting for export"),
+    "conversation": ("Percakapan", "Conversation"),
+    "followup": ("Informasi tambahan", "Follow-up"),
+    "reply": ("Balasan", "Reply"),
+    "send_reply": ("Simpan balasan", "Record reply"),
+    "reply_help": (
+        "Balasan dikirim ke pelapor pada ekspor berikutnya. Jangan menulis nama pribadi.",
+        "The reply reaches the reporter with the next export. Do not write personal names.",
+    ),
+    "change_status": ("Ubah status", "Change status"),
+    "status_note": ("Catatan untuk pelapor (opsional)", "Note to the reporter (optional)"),
+    "notes": ("Catatan internal", "Internal notes"),
+    "notes_help": ("Tidak pernah diekspor.", "Never exported."),
+    "add_note": ("Tambah catatan", "Add note"),
+    "acknowledged": ("Dibaca pertama", "First viewed"),
+    "first_response": ("Tanggapan pertama", "First response"),
+    "closed_day": ("Ditutup", "Closed"),
+    "import_title": ("Impor bundel dari server", "Import a bundle from the server"),
+    "bundle_file": ("Berkas bundel", "Bundle file"),
+    "server_key": ("Kunci server", "Server key"),
+    "none_pinned": ("(belum ada)", "(none yet)"),
+    "confirm_key_title": ("Konfirmasi kunci server", "Confirm the server key"),
+    "confirm_key_help": (
+        "Impor pertama: bandingkan sidik jari ini dengan yang dibacakan operator dari server. "
+        "Setelah dikonfirmasi, hanya kunci ini yang dipercaya.",
+        "First import: compare this fingerprint with the one the operator reads from the "
+        "server. Once confirmed, only this key is trusted.",
+    ),
+    "confirm": ("Sidik jari cocok, impor", "The fingerprints match: import"),
+    "cancel": ("Batal", "Cancel"),
+    "imported": (
+        "Bundel {seq} diimpor: {reports} laporan baru, {entries} entri baru.",
+        "Imported bundle {seq}: {reports} new reports, {entries} new entries.",
+    ),
+    "already_imported": (
+        "Bundel {seq} sudah pernah diimpor; tidak ada yang berubah.",
+        "Bundle {seq} was imported before; nothing changed.",
+    ),
+    "gap_warning": (
+        "Peringatan: bundel {first}–{last} dari server ini belum pernah diimpor.",
+        "Warning: bundles {first}–{last} from this server were never imported here.",
+    ),
+    "unreadable_warning": (
+        "Peringatan: {regno} memuat amplop yang tidak dapat didekripsi konsol ini.",
+        "Warning: {regno} holds an envelope this console cannot decrypt.",
+    ),
+    "imports_done": ("Impor sebelumnya", "Earlier imports"),
+    "export_title": ("Ekspor tanggapan ke server", "Export responses to the server"),
+    "export_pending": (
+        "Menunggu ekspor: {responses} tanggapan, {acks} tanda terima.",
+        "Waiting for export: {responses} responses, {acks} acknowledgements.",
+    ),
+    "export_button": ("Buat bundel ekspor", "Write the export bundle"),
+    "exported_ok": (
+        "Bundel {seq} ditulis: {responses} tanggapan, {acks} tanda terima.",
+        "Wrote bundle {seq}: {responses} responses, {acks} acknowledgements.",
+    ),
+    "exported_empty": (
+        "Tidak ada yang baru; bundel kosong {seq} tetap ditulis.",
+        "Nothing new; an empty bundle {seq} was written anyway.",
+    ),
+    "exported_completed": (
+        "Ekspor {seq} yang terputus telah diselesaikan; ekspor lagi untuk yang lebih baru.",
+        "Completed the interrupted export {seq}; export again for anything newer.",
+    ),
+    "exports_done": ("Bundel yang telah ditulis", "Bundles written"),
+    "download": ("Unduh", "Download"),
+    "sequence": ("Nomor urut", "Sequence"),
+    "day": ("Tanggal", "Day"),
+    "responses": ("Tanggapan", "Responses"),
+    "acks": ("Tanda terima", "Acknowledgements"),
+    "total": ("Jumlah laporan", "Reports"),
+    "median_ack": ("Median hari sampai dibaca", "Median days to first view"),
+    "median_first": ("Median hari sampai tanggapan pertama", "Median days to first response"),
+    "median_close": ("Median hari sampai selesai", "Median days to close"),
+    "by_status": ("Menurut status", "By status"),
+    "by_category": ("Menurut kategori", "By category"),
+    "audit_ok": (
+        "Log audit utuh: {count} entri. Hash terakhir:",
+        "Audit log intact: {count} entries. Head hash:",
+    ),
+    "audit_broken": ("Log audit rusak:", "Audit log damaged:"),
+    "audit_hint": (
+        "Catat hash terakhir di luar konsol (misalnya di buku log) untuk pembuktian.",
+        "Write the head hash down outside the console (a paper log) to anchor it.",
+    ),
+    "action": ("Tindakan", "Action"),
+    "time": ("Waktu (UTC)", "Time (UTC)"),
+    "not_found": ("Tidak ditemukan", "Not found"),
+    "error": ("Kesalahan", "Error"),
+    "bad_request": ("Permintaan tidak valid.", "Bad request."),
+    "saved_files": ("{count} berkas disimpan ke {folder}.", "Saved {count} files to {folder}."),
+    "reply_saved": (
+        "Balasan disimpan; dikirim pada ekspor berikutnya.",
+        "Reply recorded; it leaves with the next export.",
+    ),
+    "status_saved": (
+        "Status diubah; dikirim pada ekspor berikutnya.",
+        "Status changed; it leaves with the next export.",
+    ),
+    "note_saved": ("Catatan internal ditambahkan.", "Internal note added."),
+    "designation": ("Sebutan pelapor", "Reporter's designation"),
+    "chars_max": ("maks. {n} karakter", "at most {n} characters"),
+    # Errors (the command line shows the English message of the same ConsoleError).
+    "reply_empty": ("Balasan kosong.", "The reply is empty."),
+    "reply_too_long": (
+        "Balasan terlalu panjang: paling banyak {n} karakter.",
+        "The reply is too long: at most {n} characters.",
+    ),
+    "note_empty": ("Catatan kosong.", "The note is empty."),
+    "note_too_long": (
+        "Catatan terlalu panjang: paling banyak {n} karakter.",
+        "The note is too long: at most {n} characters.",
+    ),
+    "status_unknown": ("Status tidak dikenal.", "Unknown status."),
+    "status_note_too_long": (
+        "Catatan status terlalu panjang: paling banyak {n} karakter.",
+        "The status note is too long: at most {n} characters.",
+    ),
+    "unknown_report": (
+        "Laporan {regno} tidak ada di konsol ini.",
+        "No report {regno} is held by this console.",
+    ),
+    "invalid_regno": ("Nomor registrasi tidak valid.", "Not a valid register number."),
+    "file_too_large": (
+        "Berkas terlalu besar untuk diunduh lewat peramban; simpan ke folder.",
+        "The file is too large to download in the browser; save it to a folder.",
+    ),
+    "not_a_directory": ("Folder tujuan tidak ada.", "The destination folder does not exist."),
+    "folder_absolute": (
+        "Tuliskan jalur lengkap folder yang sudah ada (mis. /media/usb/kasus).",
+        "Give the full path of an existing folder (e.g. /media/usb/case).",
+    ),
+    "report_has_no_files": ("Laporan ini tidak memiliki berkas.", "This report has no files."),
+    "strip_failed": (
+        "Salinan tanpa metadata hanya untuk gambar JPEG/PNG yang utuh: {reason}",
+        "A copy without metadata exists only for intact JPEG/PNG images: {reason}",
+    ),
+    "import_refused": ("Bundel ditolak: {reason}", "Bundle refused: {reason}"),
+    "upload_expired": (
+        "Unggahan kedaluwarsa; pilih berkasnya lagi.",
+        "The upload expired; choose the file again.",
+    ),
+    "export_no_import": (
+        "Belum pernah ada impor: server tujuan belum diketahui.",
+        "Nothing was ever imported: the server is not known yet.",
+    ),
+}
+
+
+def error_text(error: Exception, language: str) -> str:
+    """A ConsoleError in the reader's language when it has a key, else its English message."""
+    key = getattr(error, "key", None)
+    values = getattr(error, "values", {})
+    if isinstance(key, str) and key in TEXTS:
+        return text(key, language, **values)
+    return str(error)
+
+
+def text(key: str, language: str, **values: object) -> str:
+    pair = TEXTS.get(key)
+    if pair is None:
+        return key
+    template = pair[1] if language == "en" else pair[0]
+    return template.format(**values) if values else template
+
+
+def _label(table: dict[str, tuple[str, str]], key: str | None, language: str) -> str:
+    if key is None:
+        return text("unreadable", language)
+    pair = table.get(key)
+    if pair is None:
+        return key
+    return pair[1] if language == "en" else pair[0]
+
+
+def status_label(status: str, language: str) -> str:
+    return _label(STATUSES, status, language)
+
+
+def category_label(category: str | None, language: str) -> str:
+    return _label(CATEGORIES, category, language)
+
+
+def relation_label(relation: str, language: str) -> str:
+    return _label(RELATIONS, relation, language) if relation else text("not_given", language)

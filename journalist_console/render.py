@@ -1,0 +1,170 @@
+"""Plain-text rendering for the terminal.
+
+Everything a reporter wrote is untrusted: before it reaches a terminal, control characters (which
+could move the cursor, rewrite earlier lines or change the window title) are shown as visible
+escapes, and bidirectional overrides are neutralised the same way. Only newline and tab remain.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from journalist_console.console import FileInfo, ReportSummary, ReportView, Stats
+from keys.records import CATEGORIES, RELATIONS, STATUSES
+
+
+def safe(text: str | None, keep_newlines: bool = True) -> str:
+    out = []
+    for ch in text or "":
+        if ch == "\n" and keep_newlines or ch == "\t":
+            out.append(ch)
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def status_label(status: str) -> str:
+    labels = STATUSES.get(status)
+    return f"{status} ({labels[1]})" if labels else status
+
+
+def category_label(category: str | None) -> str:
+    if category is None:
+        return "(unreadable)"
+    labels = CATEGORIES.get(category)
+    return labels[1] if labels else category
+
+
+def due_text(summary: ReportSummary) -> str:
+    if summary.final:
+        return "done"
+    if summary.days_left < 0:
+        return f"OVERDUE {-summary.days_left}d"
+    if summary.days_left == 0:
+        return "due today"
+    return f"{summary.days_left}d left"
+
+
+def report_list(summaries: list[ReportSummary]) -> str:
+    if not summaries:
+        return "No reports."
+    header = (
+        f"{'REGISTER NO.':<17} {'CATEGORY':<28} {'RECEIVED':<10} {'DUE':<10} "
+        f"{'DAYS':<12} {'STATUS':<13} UNREAD"
+    )
+    lines = [header]
+    for s in summaries:
+        lines.append(
+            f"{s.regno:<17} {category_label(s.category)[:28]:<28} {s.received_day:<10} "
+            f"{s.due_day:<10} {due_text(s):<12} {s.status:<13} {s.unread or ''}"
+        )
+    return "\n".join(lines)
+
+
+def size_text(size: int | None) -> str:
+    if size is None:
+        return "size unknown"
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB ({size} bytes)"
+    return f"{size / 1024 / 1024:.1f} MiB ({size} bytes)"
+
+
+def file_line(info: FileInfo) -> str:
+    if not info.readable:
+        return f"[{info.entry_id}] (unreadable file)"
+    return (
+        f"[{info.entry_id}] {safe(info.name, False)}  "
+        f"({safe(info.media_type, False) or 'unknown type'}, {size_text(info.size)})"
+    )
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in safe(text).split("\n"))
+
+
+def report_view(view: ReportView) -> str:
+    s = view.summary
+    lines = [
+        f"{s.regno}   status: {status_label(s.status)} since {s.status_day}",
+        f"Received {s.received_day}, due {s.due_day} ({due_text(s)}); "
+        f"reporter: {safe(view.designation, False)}",
+    ]
+    if view.problem:
+        lines.append(f"!! {view.problem}")
+    if view.fields is not None:
+        f = view.fields
+        relation = RELATIONS.get(f["relation"], ("", f["relation"] or "not given"))[1]
+        lines.append(f"Category: {category_label(f['category'])}   Relation: {relation}")
+        for name in ("what", "who", "where", "when", "how"):
+            lines.append(f"{name.capitalize()}:")
+            lines.append(_indent(f[name]) if f[name].strip() else "    (not given)")
+        lines.append("Message:")
+        lines.append(_indent(f["message"]) if f["message"].strip() else "    (none)")
+        lines.append(f"Pseudonym: {safe(f['pseudonym'], False) or '(none)'}")
+        lines.append(f"Contact: {safe(f['contact'], False) or '(none)'}")
+    lines.append("Files:")
+    lines.extend(f"  {file_line(info)}" for info in view.files)
+    if not view.files:
+        lines.append("  (none)")
+    lines.append("Status history:")
+    for event in view.history:
+        state = (
+            "automatic"
+            if event.automatic
+            else ("exported" if event.exported else "waiting for export")
+        )
+        lines.append(f"  {event.day}  {status_label(event.status)}  [{state}]")
+        if event.note:
+            lines.append(_indent(event.note, "      "))
+        if event.problem:
+            lines.append(f"      !! {event.problem}")
+    lines.append("Conversation:")
+    for message in view.conversation:
+        if message.sender == "reporter":
+            who = "reporter" + (" (follow-up)" if message.kind == "followup" else " (report)")
+        else:
+            state = "exported" if message.exported else "waiting for export"
+            who = f"{safe(message.author, False)} (reply, {state})"
+        new = "  [new]" if message.unread else ""
+        lines.append(f"  {message.day}  {who}{new}")
+        if message.problem:
+            lines.append(f"      !! unreadable: {message.problem}")
+        elif message.kind != "report":
+            lines.append(_indent(message.text, "      "))
+        for info in message.files:
+            lines.append(f"      file {file_line(info)}")
+    lines.append("Internal notes (never exported):")
+    lines.extend(
+        f"  {n.day}  {safe(n.author, False)}:\n{_indent(n.text, '      ')}" for n in view.notes
+    )
+    if not view.notes:
+        lines.append("  (none)")
+    return "\n".join(lines)
+
+
+def stats_text(stats: Stats) -> str:
+    def days(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:g} days"
+
+    lines = [
+        f"Reports: {stats.total}   overdue: {stats.overdue}   with unread entries: {stats.unread}",
+        "By status:",
+    ]
+    lines.extend(f"  {status:<14} {stats.by_status.get(status, 0)}" for status in STATUSES)
+    lines.append("By category:")
+    for category, count in sorted(stats.by_category.items()):
+        lines.append(
+            f"  {category_label(category if category != 'unreadable' else None):<34} {count}"
+        )
+    lines.append(f"Median days to acknowledge:      {days(stats.median_days_to_acknowledge)}")
+    lines.append(f"Median days to first response:   {days(stats.median_days_to_first_response)}")
+    lines.append(f"Median days to close:            {days(stats.median_days_to_close)}")
+    lines.append(
+        f"Waiting for export: {stats.pending_responses} responses, "
+        f"{stats.pending_acks} acknowledgements"
+    )
+    return "\n".join(lines)

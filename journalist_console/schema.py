@@ -1,0 +1,208 @@
+"""The console's SQLCipher database: the connection and the whole schema, in this one module.
+
+The database is keyed with a random 256-bit key kept in the vault (never derived from a passphrase
+directly), so adding an investigator or changing a passphrase never re-encrypts it. What it holds:
+the pinned server key and instance, the sources' public keys and designations, the reports'
+bookkeeping (register number, days, status, cached category), one row per imported entry (the
+envelope itself stays encrypted in the store), the console's own responses (their envelopes too are
+in the store), internal notes, exports, and the hash-chained audit log.
+
+Times: days everywhere, except the audit log, which records when an investigator acted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+import sqlcipher3
+
+from journalist_console.errors import ConsoleError
+
+SCHEMA_VERSION = 1
+KEY_BYTES = 32
+
+SCHEMA = """
+CREATE TABLE settings (
+    name   TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+-- Server bundles applied, by (instance, sequence): a bundle seen before changes nothing.
+CREATE TABLE imports (
+    instance      TEXT NOT NULL,
+    sequence      INTEGER NOT NULL,
+    created_day   TEXT NOT NULL,
+    imported_day  TEXT NOT NULL,
+    new_entries   INTEGER NOT NULL,
+    PRIMARY KEY (instance, sequence)
+);
+-- public_key: the X25519 key the server derived from the source's codename (replies go to it).
+CREATE TABLE sources (
+    source_id    TEXT PRIMARY KEY,
+    public_key   TEXT NOT NULL,
+    designation  TEXT NOT NULL,
+    created_day  TEXT NOT NULL
+);
+-- category: cached from the decrypted report at import (NULL while the report is unreadable).
+-- acknowledged_day: first viewed; first_response_day: first reply or status change;
+-- closed_day: day of the final status (NULL while open).
+CREATE TABLE reports (
+    regno               TEXT PRIMARY KEY,
+    source_id           TEXT NOT NULL REFERENCES sources(source_id),
+    received_day        TEXT NOT NULL,
+    category            TEXT,
+    status              TEXT NOT NULL DEFAULT 'received',
+    status_day          TEXT NOT NULL,
+    acknowledged_day    TEXT,
+    first_response_day  TEXT,
+    closed_day          TEXT
+);
+CREATE INDEX reports_by_status ON reports(status);
+-- One row per envelope the server sent; the envelope is store/entries/<entry_id>.env.
+-- name/media_type/size: a file's metadata read from inside its envelope at import.
+-- seen: viewed by an investigator; ack_seq: the console bundle that acknowledged it.
+CREATE TABLE entries (
+    entry_id     TEXT PRIMARY KEY,
+    regno        TEXT NOT NULL REFERENCES reports(regno),
+    kind         TEXT NOT NULL CHECK (kind IN ('report', 'followup', 'file')),
+    day          TEXT NOT NULL,
+    parent       TEXT,
+    import_seq   INTEGER NOT NULL,
+    readable     INTEGER NOT NULL,
+    name         TEXT,
+    media_type   TEXT,
+    size         INTEGER,
+    seen         INTEGER NOT NULL DEFAULT 0,
+    ack_seq      INTEGER
+);
+CREATE INDEX entries_by_regno ON entries(regno);
+-- Replies and status changes written here; the envelope is store/responses/<response_id>.env,
+-- readable by the source and by every inspectorate key. export_seq: the console bundle carrying it.
+CREATE TABLE responses (
+    response_id    TEXT PRIMARY KEY,
+    position       INTEGER NOT NULL UNIQUE,
+    regno          TEXT NOT NULL REFERENCES reports(regno),
+    kind           TEXT NOT NULL CHECK (kind IN ('reply', 'status')),
+    day            TEXT NOT NULL,
+    status         TEXT,
+    closes_report  INTEGER NOT NULL,
+    author         TEXT NOT NULL,
+    export_seq     INTEGER
+);
+CREATE INDEX responses_by_regno ON responses(regno);
+-- Internal notes: never exported.
+CREATE TABLE notes (
+    note_id  INTEGER PRIMARY KEY,
+    regno    TEXT NOT NULL REFERENCES reports(regno),
+    day      TEXT NOT NULL,
+    author   TEXT NOT NULL,
+    text     TEXT NOT NULL
+);
+-- Console bundles. 'pending': numbered and filled but not yet fully written (a crash there is
+-- completed by the next export with the same content); 'written': on disk, things are exported.
+CREATE TABLE exports (
+    sequence     INTEGER PRIMARY KEY,
+    created_day  TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'written')),
+    responses    INTEGER NOT NULL,
+    acks         INTEGER NOT NULL
+);
+-- Extra inspectorate recipient keys (besides this console's own) that responses are sealed to.
+CREATE TABLE recipients (
+    public_key  TEXT PRIMARY KEY,
+    label       TEXT NOT NULL,
+    added_day   TEXT NOT NULL
+);
+-- Audit log: hash = SHA-256 over the canonical JSON of the entry including prev_hash; the last
+-- entry's hash and the count are also kept in settings, so removing the newest entry is detected.
+CREATE TABLE audit (
+    seq        INTEGER PRIMARY KEY,
+    at         TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    regno      TEXT,
+    detail     TEXT NOT NULL,
+    prev_hash  TEXT NOT NULL,
+    hash       TEXT NOT NULL
+);
+"""
+
+Connection = Any  # sqlcipher3.Connection (untyped module)
+
+
+class DatabaseUnavailable(ConsoleError):
+    """The database cannot be opened with the vault's key, or is damaged."""
+
+
+def connect(path: Path, key: bytes) -> Connection:
+    """Open (creating if needed) the database; explicit transactions only (autocommit mode)."""
+    if len(key) != KEY_BYTES:
+        raise ValueError("database key must be 32 bytes")
+    new = not path.exists()
+    conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        # A raw key (x'..'): SQLCipher skips its own PBKDF2, the key already has full entropy.
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        conn.execute("PRAGMA cipher_memory_security = ON")
+        conn.execute("PRAGMA secure_delete = ON")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.row_factory = sqlcipher3.Row
+        if new:
+            path.chmod(0o600)
+            with transaction(conn):
+                for statement in _statements(SCHEMA):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO settings(name, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+        version = get_setting(conn, "schema_version")
+        if version != str(SCHEMA_VERSION):
+            raise DatabaseUnavailable(f"unsupported console database version {version!r}")
+    except sqlcipher3.DatabaseError as exc:
+        conn.close()
+        raise DatabaseUnavailable(
+            "the console database cannot be opened (damaged, or not this console's)"
+        ) from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _statements(script: str) -> Iterator[str]:
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    for part in "\n".join(lines).split(";"):
+        statement = part.strip()
+        if statement:
+            yield statement
+
+
+@contextmanager
+def transaction(conn: Connection) -> Iterator[Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (including KeyboardInterrupt)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def get_setting(conn: Connection, name: str) -> str | None:
+    row = conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+    return None if row is None else cast(str, row[0])
+
+
+def set_setting(conn: Connection, name: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO settings(name, value) VALUES (?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+        (name, value),
+    )
