@@ -6,6 +6,7 @@ Every expected failure is one line on stderr and a non-zero exit; never a traceb
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
 
     daily = commands.add_parser("maintain", help="daily retention job")
     daily.add_argument("--data", type=Path, required=True)
+    # Simulating later days (tests, rehearsals); the real job always runs on today.
+    daily.add_argument("--as-of", type=dt.date.fromisoformat, default=None, help=argparse.SUPPRESS)
     return parser
 
 
@@ -147,8 +150,14 @@ def _import(args: argparse.Namespace) -> int:
     summary = import_bundle(box, args.file)
     print(
         f"Applied response bundle {summary.sequence}: {summary.replies} reply(ies), "
-        f"{summary.statuses} status change(s), {summary.acks} acknowledgement(s)."
+        f"{summary.statuses} status change(s), {summary.acks} acknowledged item(s) deleted "
+        "from this server."
     )
+    if summary.refused_acks:
+        print(
+            f"  ignored {summary.refused_acks} acknowledgement(s) that match nothing exported "
+            "from this server"
+        )
     for regno in summary.skipped:
         print(f"  skipped a response for {regno}: that report is no longer on this server")
     return 0
@@ -168,7 +177,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _maintain(args: argparse.Namespace) -> int:
     box = DropBox(instance_module.load(args.data))
-    summary = maintain(box)
+    summary = maintain(box, args.as_of)
     print(
         f"Forgot {summary.forgotten_sources} unused source(s), deleted "
         f"{summary.deleted_reports} expired report(s), purged {summary.purged_items} item(s)."

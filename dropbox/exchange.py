@@ -19,7 +19,7 @@ from dropbox import db
 from dropbox.service import DropBox
 from dropbox.store import secure_delete
 from keys import envelope
-from keys.bundle import BundleError, ItemSource, read_bundle, write_bundle
+from keys.bundle import BundleError, ItemSource, file_sha256, read_bundle, write_bundle
 from keys.errors import EnvelopeError
 from keys.records import RecordError, check_console_body, check_server_body, today
 
@@ -43,6 +43,7 @@ class ImportSummary:
     replies: int = 0
     statuses: int = 0
     acks: int = 0
+    refused_acks: int = 0
     skipped: list[str] = field(default_factory=list)
 
 
@@ -168,6 +169,8 @@ def _import_staged(box: DropBox, bundle_path: Path, staging: Path) -> ImportSumm
             "import the missing ones first"
         )
     summary = ImportSummary(sequence)
+    confirmed = _confirmed_acks(box, body.get("acks", []))
+    summary.refused_acks = len(body.get("acks", [])) - len(confirmed)
     applicable = []
     for position, response in enumerate(responses):
         if response["regno"] not in known:
@@ -202,24 +205,42 @@ def _import_staged(box: DropBox, bundle_path: Path, staging: Path) -> ImportSumm
                         "UPDATE reports SET closed_day = ? WHERE regno = ?",
                         (response["day"], response["regno"]),
                     )
-            acks = body.get("acks", [])
-            for entry_id in acks:
-                connection.execute(
-                    "UPDATE entries SET acked = 1 WHERE entry_id = ? AND export_seq IS NOT NULL",
-                    (entry_id,),
-                )
+            connection.executemany(
+                "UPDATE entries SET acked = 1 WHERE entry_id = ?",
+                [(entry_id,) for entry_id in confirmed],
+            )
             db.set_meta(connection, "console_seq", sequence)
     except BaseException:
         for response_id in committed:
             secure_delete(box.store.item_path(response_id))
         raise
+    # The console holds these envelopes now: a seizure of the server must not find them here.
+    for entry_id in confirmed:
+        box.store.delete_item(entry_id)
     for _, response in applicable:
         if response["kind"] == "reply":
             summary.replies += 1
         else:
             summary.statuses += 1
-    summary.acks = len(body.get("acks", []))
+    summary.acks = len(confirmed)
     return summary
+
+
+def _confirmed_acks(box: DropBox, acks: list[dict[str, str]]) -> list[str]:
+    """Entries the server may delete: exported by this server, and the console's hash matches
+    the envelope stored here. Anything else (never exported, unknown, wrong hash) is ignored."""
+    confirmed = []
+    with box.connection() as connection:
+        for ack in acks:
+            row = connection.execute(
+                "SELECT export_seq FROM entries WHERE entry_id = ?", (ack["entry_id"],)
+            ).fetchone()
+            if row is None or row["export_seq"] is None:
+                continue
+            path = box.store.item_path(ack["entry_id"])
+            if path.exists() and file_sha256(path) == ack["sha256"]:
+                confirmed.append(ack["entry_id"])
+    return confirmed
 
 
 def _check_envelope(path: Path, response_id: str) -> None:

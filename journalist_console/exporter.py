@@ -62,9 +62,9 @@ def _body(console: Console, sequence: int, created_day: str) -> tuple[dict[str, 
             raise ExportRefused(f"the envelope of a response to {row['regno']} is missing")
         items.append(bundle.ItemSource(row["response_id"], path))
     acks = [
-        row[0]
+        {"entry_id": row[0], "sha256": row[1]}
         for row in conn.execute(
-            "SELECT entry_id FROM entries WHERE ack_seq = ? ORDER BY import_seq, rowid",
+            "SELECT entry_id, sha256 FROM entries WHERE ack_seq = ? ORDER BY import_seq, rowid",
             (sequence,),
         )
     ]

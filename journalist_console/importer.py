@@ -56,6 +56,7 @@ class ImportResult:
 @dataclass
 class _Prepared:
     entry: dict[str, Any]
+    sha256: str
     readable: bool
     category: str | None = None
     name: str | None = None
@@ -71,7 +72,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _prepare(console: Console, entry: dict[str, Any], staged: Path) -> _Prepared:
+def _prepare(console: Console, entry: dict[str, Any], staged: Path, sha256: str) -> _Prepared:
     kind = entry["kind"]
     try:
         if kind == "file":
@@ -81,16 +82,19 @@ def _prepare(console: Console, entry: dict[str, Any], staged: Path) -> _Prepared
                 raise ValueError("not a file payload")
             if not isinstance(media_type, str):
                 media_type = ""
-            return _Prepared(entry, True, None, name[:MAX_NAME_CHARS], media_type[:200], size)
+            return _Prepared(
+                entry, sha256, True, None, name[:MAX_NAME_CHARS], media_type[:200], size
+            )
         meta, content = console.open_document(staged)
         if meta.get("kind") != kind:
             raise ValueError("payload kind does not match the entry")
         if kind == "report":
-            return _Prepared(entry, True, category=parse_report_document(content)["category"])
+            category = parse_report_document(content)["category"]
+            return _Prepared(entry, sha256, True, category=category)
         parse_message_document(content)
-        return _Prepared(entry, True)
+        return _Prepared(entry, sha256, True)
     except (Unreadable, EnvelopeError, ValueError, UnicodeDecodeError):
-        return _Prepared(entry, False)
+        return _Prepared(entry, sha256, False)
 
 
 def import_bundle(
@@ -151,7 +155,19 @@ def _import_staged(
     pinned: PublicKey | None,
 ) -> ImportResult:
     try:
-        verified = bundle.read_bundle(path, "server-to-console", trusts, staging)
+        # With a pinned key the signature is checked before the manifest is even parsed.
+        verified = bundle.read_bundle(
+            path, "server-to-console", trusts, staging, known_signers=[pinned] if pinned else []
+        )
+    except bundle.UntrustedSigner as exc:
+        if refusal:
+            raise ImportRefused(refusal[0]) from None
+        if pinned is not None:
+            raise ImportRefused(
+                "bundle refused: it is signed by another key, not by the pinned server key "
+                f"({pinned.fingerprint})"
+            ) from None
+        raise ImportRefused(f"bundle refused: {exc}") from None
     except bundle.BundleError as exc:
         raise ImportRefused(refusal[0] if refusal else f"bundle refused: {exc}") from None
     except OSError as exc:
@@ -196,6 +212,9 @@ def _import_staged(
         if row is not None and row[0] != report["source_id"]:
             raise ImportRefused(f"bundle refused: report {report['regno']} changed its source")
 
+    # The manifest's hash of each item (verified against the bytes while staging) is what the
+    # console later sends back as its acknowledgement.
+    item_hashes = {item["name"]: item["sha256"] for item in body["items"]}
     prepared: list[_Prepared] = []
     for entry in body.get("entries", []):
         if conn.execute(
@@ -203,7 +222,9 @@ def _import_staged(
         ).fetchone():
             result.held_entries += 1
             continue
-        prepared.append(_prepare(console, entry, verified.items[entry["item"]]))
+        prepared.append(
+            _prepare(console, entry, verified.items[entry["item"]], item_hashes[entry["item"]])
+        )
     if len({p.entry["item"] for p in prepared}) != len(prepared):
         raise ImportRefused("bundle refused: two entries share one item")
 
@@ -243,7 +264,8 @@ def _import_staged(
                 entry = item.entry
                 conn.execute(
                     "INSERT INTO entries(entry_id, regno, kind, day, parent, import_seq, "
-                    "readable, name, media_type, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "readable, name, media_type, size, sha256)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         entry["entry_id"],
                         entry["regno"],
@@ -255,6 +277,7 @@ def _import_staged(
                         item.name,
                         item.media_type,
                         item.size,
+                        item.sha256,
                     ),
                 )
                 if item.category is not None:

@@ -62,7 +62,8 @@ CREATE TABLE reports (
 CREATE INDEX reports_by_status ON reports(status);
 -- One row per envelope the server sent; the envelope is store/entries/<entry_id>.env.
 -- name/media_type/size: a file's metadata read from inside its envelope at import.
--- seen: viewed by an investigator; ack_seq: the console bundle that acknowledged it.
+-- seen: viewed by an investigator; sha256: the envelope's hash as the server's manifest listed it
+-- (sent back in the acknowledgement); ack_seq: the console bundle that acknowledged it.
 CREATE TABLE entries (
     entry_id     TEXT PRIMARY KEY,
     regno        TEXT NOT NULL REFERENCES reports(regno),
@@ -75,6 +76,7 @@ CREATE TABLE entries (
     media_type   TEXT,
     size         INTEGER,
     seen         INTEGER NOT NULL DEFAULT 0,
+    sha256       TEXT NOT NULL,
     ack_seq      INTEGER
 );
 CREATE INDEX entries_by_regno ON entries(regno);

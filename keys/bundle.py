@@ -50,6 +50,10 @@ class BundleError(CryptoFormatError):
     """The file is not a valid bundle for this receiver; nothing from it may be applied."""
 
 
+class UntrustedSigner(BundleError):
+    """The bundle is not signed by a key this receiver trusts."""
+
+
 @dataclass(frozen=True)
 class ItemSource:
     """An item to put in a bundle: its name in the manifest and the file that holds its bytes."""
@@ -63,6 +67,11 @@ class VerifiedBundle:
     manifest: dict[str, Any]
     signer: PublicKey
     items: dict[str, Path]  # item name -> verified copy in the staging directory
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, as manifests and acknowledgements list it."""
+    return _hash_file(path)[1]
 
 
 def _hash_file(path: Path) -> tuple[int, str]:
@@ -197,7 +206,7 @@ def read_bundle(
         manifest_bytes = _read_exactly(source, manifest_len)
         signature = _read_exactly(source, SIGNATURE_BYTES)
         if known_signers and not _signed_by_any(manifest_bytes, signature, known_signers):
-            raise BundleError("bundle is not signed by a trusted key")
+            raise UntrustedSigner("bundle is not signed by a trusted key")
         try:
             manifest = json.loads(manifest_bytes)
             signer = parse_public_key(str(manifest["signer"]), "verify")
@@ -214,7 +223,7 @@ def read_bundle(
         if canonical != manifest_bytes:
             raise BundleError("manifest is not in canonical form")
         if not trusts_signer(signer):
-            raise BundleError(f"bundle is signed by an untrusted key ({signer.fingerprint})")
+            raise UntrustedSigner(f"bundle is signed by an untrusted key ({signer.fingerprint})")
         items = _check_manifest(manifest, direction)
         staged = _stage_items(source, items, staging_dir)
         if source.read(1):

@@ -80,6 +80,7 @@ RELATIONS: dict[str, tuple[str, str]] = {
 ENTRY_KINDS = frozenset({"report", "followup", "file"})
 RESPONSE_KINDS = frozenset({"reply", "status"})
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _DESIGNATION = re.compile(r"^[a-z]{2,16}( [a-z]{2,16}){1,2}$")
 
 
@@ -184,4 +185,12 @@ def check_console_body(body: dict[str, Any], item_names: set[str]) -> None:
         closes = response.get("closes_report", False)
         _require(isinstance(closes, bool), "bad closes_report")
     acks = body.get("acks", [])
-    _require(isinstance(acks, list) and all(_is_id(ack) for ack in acks), "bad acks")
+    _require(isinstance(acks, list), "bad acks")
+    for ack in acks:
+        # An acknowledgement names the entry and the SHA-256 of the envelope the console holds:
+        # the server deletes its copy only if the hash matches the bytes it stored.
+        _require(isinstance(ack, dict) and set(ack) == {"entry_id", "sha256"}, "bad ack")
+        _require(_is_id(ack["entry_id"]), "bad ack entry_id")
+        _require(
+            isinstance(ack["sha256"], str) and bool(_SHA256.match(ack["sha256"])), "bad ack sha256"
+        )

@@ -603,7 +603,9 @@ def test_export_writes_a_bundle_the_server_and_the_reporter_can_read(env: Env) -
     verified = read_console_bundle(env.tmp / "c1.bundle", env.home / "console.pub", env.tmp / "s1")
     manifest = verified.manifest
     assert manifest["instance"] == env.server.instance and manifest["sequence"] == 1
-    assert sorted(manifest["acks"]) == sorted(e.entry_id for e in env.server.entries)
+    assert sorted(ack["entry_id"] for ack in manifest["acks"]) == sorted(
+        e.entry_id for e in env.server.entries
+    )
     kinds = [r["kind"] for r in manifest["responses"]]
     assert kinds == ["reply", "status"]
     assert all(r["regno"] == regno and r["closes_report"] is False for r in manifest["responses"])

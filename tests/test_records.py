@@ -191,7 +191,8 @@ def console_body() -> dict[str, Any]:
             {"response_id": "3" * 32, "kind": "status", "regno": OTHER_REGNO,
              "day": "2025-01-16", "item": "r3", "closes_report": True},
         ],
-        "acks": ["c" * 32, "d" * 32],
+        "acks": [{"entry_id": "c" * 32, "sha256": "e" * 64},
+                 {"entry_id": "d" * 32, "sha256": "f" * 64}],
     }  # fmt: skip
 
 
@@ -291,8 +292,12 @@ BAD_CONSOLE: list[tuple[str, Mutation]] = [
     ("closes_report int", _set(("responses", 0, "closes_report"), 1)),
     ("closes_report string", _set(("responses", 0, "closes_report"), "false")),
     ("acks not list", _set(("acks",), "c" * 32)),
-    ("ack bad id", _set(("acks", 0), "C" * 32)),
+    ("ack bare id", _set(("acks", 0), "c" * 32)),
     ("ack int", _set(("acks", 1), 7)),
+    ("ack bad id", _set(("acks", 0, "entry_id"), "C" * 32)),
+    ("ack bad hash", _set(("acks", 0, "sha256"), "E" * 64)),
+    ("ack short hash", _set(("acks", 1, "sha256"), "f" * 63)),
+    ("ack extra field", _set(("acks", 1, "extra"), 1)),
 ]
 
 
@@ -334,6 +339,6 @@ def test_bodies_are_checked_against_the_bundle_items() -> None:
 
 def test_random_ids_are_valid_record_ids() -> None:
     body = console_body()
-    body["acks"] = [records.new_id() for _ in range(10)]
+    body["acks"] = [{"entry_id": records.new_id(), "sha256": "a" * 64} for _ in range(10)]
     body["instance"] = secrets.token_hex(16)
     records.check_console_body(body, CONSOLE_ITEMS)

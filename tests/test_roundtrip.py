@@ -1,0 +1,212 @@
+"""Server → console → server through the real CLIs (issues 4 and 10).
+
+A report filed on the site reaches the console by `dropbox export` / `journalist-console import`;
+a reply and a status written on the console reach the reporter's /lookup page by
+`journalist-console export` / `dropbox import`; and once the console has acknowledged what it
+holds, the server keeps none of that ciphertext.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from server_support import hidden, new_source, submit_report
+
+from dropbox import instance as instance_module
+from dropbox.app import create_app
+from dropbox.cli import main as dropbox_main
+from dropbox.service import DropBox
+from journalist_console.cli import main as console_main
+
+PASSPHRASE = "correct horse battery staple kopi"
+
+
+class Deployment:
+    """A console home and a server data directory, wired together by their CLIs' key files."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.home = root / "console"
+        self.data = root / "data"
+        self.passphrase_file = root / "passphrase"
+        self.passphrase_file.write_text(PASSPHRASE + "\n")
+        assert self.console("init") == 0
+        assert dropbox_main(["init", "--data", str(self.data),
+                             "--recipient", str(self.home / "inspectorate.pub"),
+                             "--console-key", str(self.home / "console.pub")]) == 0
+        self.box = DropBox(instance_module.load(self.data))
+        self.client = create_app(self.box).test_client()
+        self.bundles = 0
+
+    def console(self, *args: str) -> int:
+        return console_main([args[0], "--home", str(self.home),
+                             "--passphrase-file", str(self.passphrase_file), *args[1:]])
+
+    def bundle_path(self) -> Path:
+        self.bundles += 1
+        return self.root / f"{self.bundles}.bundle"
+
+    def to_console(self) -> Path:
+        out = self.bundle_path()
+        assert dropbox_main(["export", "--data", str(self.data), "--out", str(out)]) == 0
+        assert self.console("import", str(out), "--server-key",
+                            str(self.data / "server.pub")) == 0
+        return out
+
+    def to_server(self) -> Path:
+        out = self.bundle_path()
+        assert self.console("export", "--out", str(out)) == 0
+        assert dropbox_main(["import", "--data", str(self.data), str(out)]) == 0
+        return out
+
+    def stored_bytes(self) -> bytes:
+        return b"".join(path.read_bytes() for path in sorted(self.data.rglob("*"))
+                        if path.is_file())
+
+
+def lookup_as(deployment: Deployment, codename: str) -> str:
+    client = deployment.client.application.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post("/login", data={"csrf_token": hidden(page, "csrf_token"),
+                                           "codename": codename})
+    assert response.status_code == 302
+    return client.get("/lookup").get_data(as_text=True)
+
+
+@pytest.fixture(scope="module")
+def journey(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One full round trip, shared by the assertions below (the real KDFs make it slow)."""
+    deployment = Deployment(tmp_path_factory.mktemp("roundtrip"))
+    codename = new_source(deployment.client)
+    evidence = b"KONTRAK-PENGADAAN " * 5000
+    regno = submit_report(deployment.client, what="Markup harga laptop di Biro Umum",
+                          who="Kepala Bagian Pengadaan", files=[(evidence, "kontrak.pdf")])
+    first = deployment.to_console()
+    envelopes = {path.name: path.read_bytes()
+                 for path in (deployment.data / "store" / "items").iterdir()}
+    assert deployment.console("reply", regno, "--message",
+                              "Terima kasih. Mohon kirim salinan kontraknya.") == 0
+    assert deployment.console("status", regno, "investigating") == 0
+    second = deployment.to_server()
+    return {"deployment": deployment, "codename": codename, "regno": regno,
+            "evidence": evidence, "first": first, "second": second, "envelopes": envelopes}
+
+
+def test_report_reaches_the_console_decrypted(journey: dict,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    deployment, regno = journey["deployment"], journey["regno"]
+    capsys.readouterr()
+    assert deployment.console("list", "--json") == 0
+    listing = json.loads(capsys.readouterr().out)
+    rows = listing if isinstance(listing, list) else listing.get("reports", [])
+    assert [row["regno"] for row in rows] == [regno]
+    assert deployment.console("show", regno) == 0
+    shown = capsys.readouterr().out
+    assert "Markup harga laptop di Biro Umum" in shown and "kontrak.pdf" in shown
+    out_dir = deployment.root / "saved"
+    out_dir.mkdir()
+    assert deployment.console("save", regno, "--out", str(out_dir)) == 0
+    saved = [path for path in out_dir.rglob("*") if path.is_file()]
+    assert any(path.read_bytes() == journey["evidence"] for path in saved)
+
+
+def test_reply_and_status_reach_the_reporter(journey: dict) -> None:
+    page = lookup_as(journey["deployment"], journey["codename"].upper().replace(" ", "-"))
+    assert journey["regno"] in page
+    assert "Mohon kirim salinan kontraknya." in page
+    assert "Dalam penyelidikan" in page  # investigating, in the default language
+
+
+def test_acknowledged_envelopes_are_gone_from_the_server(journey: dict) -> None:
+    deployment = journey["deployment"]
+    remaining = {path.name for path in (deployment.data / "store" / "items").iterdir()}
+    # Every envelope the console acknowledged was deleted: not by name only, by content.
+    assert remaining.isdisjoint(journey["envelopes"])
+    stored = deployment.stored_bytes()
+    for content in journey["envelopes"].values():
+        assert content[200:264] not in stored
+    with deployment.box.connection() as connection:
+        acked = connection.execute("SELECT count(*) FROM entries WHERE acked = 1").fetchone()[0]
+        assert acked == len(journey["envelopes"])
+    # The reporter still sees the report, its statuses and replies.
+    page = lookup_as(deployment, journey["codename"])
+    assert journey["regno"] in page and "Mohon kirim salinan kontraknya." in page
+
+
+def test_replayed_response_bundle_is_refused(journey: dict,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    deployment = journey["deployment"]
+    capsys.readouterr()
+    assert dropbox_main(["import", "--data", str(deployment.data), str(journey["second"])]) == 1
+    assert "already applied" in capsys.readouterr().err
+
+
+def test_reimporting_the_server_bundle_changes_nothing_on_the_console(
+        journey: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    deployment = journey["deployment"]
+    before = {path: path.read_bytes() for path in deployment.home.rglob("*")
+              if path.is_file() and path.suffix == ".env"}
+    assert deployment.console("import", str(journey["first"])) == 0
+    after = {path: path.read_bytes() for path in deployment.home.rglob("*")
+             if path.is_file() and path.suffix == ".env"}
+    assert before == after
+
+
+def test_follow_up_travels_the_same_way(journey: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    deployment = journey["deployment"]
+    client = deployment.client.application.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    client.post("/login", data={"csrf_token": hidden(page, "csrf_token"),
+                                "codename": journey["codename"]})
+    lookup = client.get("/lookup").get_data(as_text=True)
+    response = client.post("/followup", data={
+        "ticket": hidden(lookup, "ticket"), "regno": journey["regno"],
+        "message": "Salinan kontrak terlampir."}, content_type="multipart/form-data")
+    assert response.status_code == 302
+    deployment.to_console()
+    capsys.readouterr()
+    assert deployment.console("show", journey["regno"]) == 0
+    assert "Salinan kontrak terlampir." in capsys.readouterr().out
+
+
+def test_retention_over_a_simulated_month(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    deployment = Deployment(tmp_path)
+    unused = new_source(deployment.client.application.test_client())  # never files a report
+    codename = new_source(deployment.client)
+    regno = submit_report(deployment.client)
+    deployment.to_console()
+    assert deployment.console("status", regno, "closed", "--note", "Selesai ditindaklanjuti.") == 0
+    deployment.to_server()
+
+    def maintain(day: str) -> str:
+        capsys.readouterr()
+        assert dropbox_main(["maintain", "--data", str(deployment.data), "--as-of", day]) == 0
+        return capsys.readouterr().out
+
+    def counts() -> tuple[int, int, int]:
+        with deployment.box.connection() as connection:
+            sources, reports, responses = (
+                connection.execute(query).fetchone()[0]
+                for query in ("SELECT count(*) FROM sources", "SELECT count(*) FROM reports",
+                              "SELECT count(*) FROM responses"))
+        return sources, reports, responses
+
+    today = dt.datetime.now(dt.UTC).date()
+    # Day 0: nothing is old enough; the unused source stays until a day has passed.
+    maintain(today.isoformat())
+    assert counts() == (2, 1, 1)
+    # Day 2: the source that never reported is forgotten; the closed report stays for the reporter.
+    maintain((today + dt.timedelta(days=2)).isoformat())
+    assert counts() == (1, 1, 1)
+    assert "Selesai ditindaklanjuti." in lookup_as(deployment, codename)
+    with pytest.raises(AssertionError):
+        lookup_as(deployment, unused)
+    # Past the retention period after closing: the report, its responses and its source go.
+    retention = deployment.box.instance.retention_days
+    maintain((today + dt.timedelta(days=retention + 1)).isoformat())
+    assert counts() == (0, 0, 0)
+    assert list((deployment.data / "store" / "items").iterdir()) == []
