@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, render_template, session
-from flask_babel import Babel, format_decimal, gettext
+from flask_babel import Babel, format_decimal, gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -49,7 +49,28 @@ SECURITY_HEADERS = {
         "sync-xhr=(), usb=(), xr-spatial-tracking=(), interest-cohort=()"
     ),
 }
-ERROR_CODES = (400, 403, 404, 405, 413, 429, 500, 503)
+ERROR_TEXTS = {
+    400: lazy_gettext("The request could not be understood. Please go back and try again."),
+    403: lazy_gettext("You are not allowed to open this page."),
+    404: lazy_gettext("This page does not exist."),
+    405: lazy_gettext("This page cannot be used that way."),
+    413: lazy_gettext(
+        "What you sent is larger than this service accepts (at most %(limit)s per submission). "
+        "Please send fewer or smaller files, or split them across a report and follow-ups."
+    ),
+    429: lazy_gettext("Too many attempts. Please wait a minute and try again."),
+    500: lazy_gettext(
+        "Something went wrong on our side. Nothing you sent before was lost. "
+        "Please try again later."
+    ),
+    503: lazy_gettext("The service is busy right now. Please wait a minute and try again."),
+}
+ERROR_CODES = tuple(ERROR_TEXTS)
+
+
+def error_text(code: int, upload_limit: int) -> str:
+    text = ERROR_TEXTS.get(code, ERROR_TEXTS[400])
+    return str(text % {"limit": human_size(upload_limit)}) if code == 413 else str(text)
 
 
 def create_app(dropbox: DropBox, overrides: dict[str, Any] | None = None) -> Flask:
@@ -79,9 +100,9 @@ def create_app(dropbox: DropBox, overrides: dict[str, Any] | None = None) -> Fla
     app.extensions["dropbox"] = dropbox
     app.extensions["upload_ticket_key"] = tokens.new_process_key()
     app.extensions["codename_tag_key"] = tokens.new_process_key()
-    app.session_interface = MemorySessionInterface(
-        MemorySessionStore(dropbox.instance.session_idle_seconds)
-    )
+    session_store = MemorySessionStore(dropbox.instance.session_idle_seconds)
+    session_store.start_sweeper()
+    app.session_interface = MemorySessionInterface(session_store)
     Babel(app, locale_selector=current_language)
     csrf = CSRFProtect(app)
     # Upload forms carry an upload ticket instead (checked in the view): it outlives the
@@ -131,7 +152,9 @@ def _quiet_logging(app: Flask) -> None:
 
 def _register_error_pages(app: Flask) -> None:
     def render_error(code: int, message: str | None = None) -> tuple[str, int]:
-        return render_template("error.html", code=code, message=message), code
+        upload_limit = app.extensions["dropbox"].instance.upload_limit
+        text = message or error_text(code, upload_limit)
+        return render_template("error.html", code=code, message=text), code
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:

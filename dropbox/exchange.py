@@ -181,10 +181,9 @@ def _import_staged(box: DropBox, bundle_path: Path, staging: Path) -> ImportSumm
     try:
         for _, response in applicable:
             response_id = response["response_id"]
-            target = box.store.item_path(response_id)
-            if target.exists():
+            if box.store.item_exists(response_id):
                 raise ExchangeError(f"bundle refused: response {response_id} already stored")
-            os.replace(verified.items[response["item"]], target)
+            box.store.adopt(verified.items[response["item"]], response_id)
             committed.append(response_id)
         with box.connection() as connection, db.transaction(connection):
             for position, response in applicable:

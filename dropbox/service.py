@@ -20,7 +20,7 @@ import nacl.public
 
 from dropbox import db
 from dropbox.instance import Instance
-from dropbox.store import PendingFile, Store, StoreError
+from dropbox.store import PendingFile, Store, StoreError, coarsen_times
 from keys import codename, payload
 from keys.codename import CodenameDeriver, SourceSecrets
 from keys.errors import EnvelopeError
@@ -29,6 +29,14 @@ from keys.records import new_id, new_regno, today
 
 MAX_FILENAME_CHARS = 255
 MAX_RESPONSE_BYTES = 1024 * 1024  # a reply or status document; anything larger is refused
+
+
+def _clean_media_type(media_type: str) -> str:
+    """A media type is short printable ASCII (RFC 6838); anything else is not worth keeping."""
+    cleaned = media_type.strip()[:127]
+    if not cleaned.isascii() or not cleaned.isprintable() or "/" not in cleaned:
+        return "application/octet-stream"
+    return cleaned
 
 
 class EncryptedUpload:
@@ -46,9 +54,18 @@ class EncryptedUpload:
         media_type: str,
     ) -> None:
         self._store = store
+        # 255 characters stay under the 4 KiB metadata cap even when every one is escaped.
+        meta = {
+            "kind": "file",
+            "name": filename[:MAX_FILENAME_CHARS],
+            "type": _clean_media_type(media_type),
+        }
         self.pending: PendingFile = store.new_pending()
-        meta = {"kind": "file", "name": filename[:MAX_FILENAME_CHARS], "type": media_type[:200]}
-        self._writer = payload.PayloadWriter(self.pending, recipients, meta)
+        try:
+            self._writer = payload.PayloadWriter(self.pending, recipients, meta)
+        except BaseException:
+            store.discard(self.pending)
+            raise
         self.finished = False
 
     def write(self, data: bytes) -> int:
@@ -128,7 +145,12 @@ class DropBox:
         try:
             yield connection
         finally:
+            changed = connection.total_changes > 0
             connection.close()
+            if changed:
+                # The database file's mtime would otherwise tell the time of the last report.
+                coarsen_times(self.db_path)
+                coarsen_times(self.instance.data_dir)
 
     def sweep_orphans(self) -> int:
         """Delete committed envelopes that no row references (a crash between file and row)."""

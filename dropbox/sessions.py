@@ -19,6 +19,7 @@ from werkzeug.datastructures import CallbackDict
 
 COOKIE_NAME = "wbs_session"
 _SWEEP_EVERY_SECONDS = 60.0
+_SWEEPER_TICK_SECONDS = 0.5
 
 
 class MemorySession(CallbackDict[str, Any], SessionMixin):
@@ -31,7 +32,8 @@ class MemorySession(CallbackDict[str, Any], SessionMixin):
         super().__init__(initial or {}, on_update)
         self.session_id = session_id
         self.modified = False
-        self.permanent = False
+        # `permanent` is left unset: Flask would store it as a key, and an empty session must
+        # stay empty so that a plain page view creates no server-side session and no cookie.
 
 
 class MemorySessionStore:
@@ -42,6 +44,23 @@ class MemorySessionStore:
         self._sessions: dict[str, tuple[dict[str, Any], float]] = {}
         self._lock = threading.Lock()
         self._last_sweep = time.monotonic()
+        self._sweeper: threading.Thread | None = None
+
+    def start_sweeper(self) -> None:
+        """Forget idle sessions on a timer, so an idle server holds no codename-derived key
+        even if nobody ever sends another request."""
+        if self._sweeper is not None:
+            return
+
+        def sweep_forever() -> None:
+            while True:
+                # Short ticks; _sweep itself decides whether a sweep is due.
+                time.sleep(_SWEEPER_TICK_SECONDS)
+                with self._lock:
+                    self._sweep(time.monotonic())
+
+        self._sweeper = threading.Thread(target=sweep_forever, name="session-sweeper", daemon=True)
+        self._sweeper.start()
 
     def get(self, session_id: str) -> dict[str, Any] | None:
         now = time.monotonic()
@@ -71,7 +90,7 @@ class MemorySessionStore:
     def _sweep(self, now: float) -> None:
         # Forget idle sessions even if their owner never comes back: a seized idle process
         # must not hold a key derived from a codename.
-        if now - self._last_sweep < _SWEEP_EVERY_SECONDS:
+        if now - self._last_sweep < min(_SWEEP_EVERY_SECONDS, self.idle_seconds / 2):
             return
         self._last_sweep = now
         expired = [

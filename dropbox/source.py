@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 from flask import (
     Blueprint,
@@ -74,13 +74,29 @@ def _upload_ticket(source_id: str) -> str:
     return tokens.issue(key, source_id, current_app.config["UPLOAD_TICKET_SECONDS"])
 
 
+def _refuse(code: int, message: str) -> NoReturn:
+    abort(Response(render_template("error.html", code=code, message=message), code))
+
+
 def _ticket_source() -> str:
     """The source an upload form belongs to; its ticket is also the form's CSRF token."""
     ticket = request.form.get("ticket", "")
     source_id = tokens.check(current_app.extensions["upload_ticket_key"], ticket)
     if source_id is None:
-        abort(400, description="bad ticket")
+        _refuse(
+            400,
+            gettext(
+                "This form has expired or was not sent from this site. Please log "
+                "in again with your codename and send it once more."
+            ),
+        )
     return source_id
+
+
+def _check_total_size(uploads: list[EncryptedUpload]) -> None:
+    """The limit is for the attachments together; the body limit adds room for the form."""
+    if sum(upload.size for upload in uploads) > _dropbox().instance.upload_limit:
+        abort(413)
 
 
 def _derive_or_fail(codename_text: str) -> codename.SourceSecrets:
@@ -172,6 +188,7 @@ def _report_form(
 def submit_post() -> Any:
     source_id = _ticket_source()
     uploads = _uploaded_files()
+    _check_total_size(uploads)
     if forms.honeypot_filled(request.form):
         abort(400)
     result = forms.validate_report(request.form)
@@ -234,6 +251,7 @@ def lookup() -> str:
 def followup() -> Any:
     source_id = _ticket_source()
     uploads = _uploaded_files()
+    _check_total_size(uploads)
     regno = normalize_regno(request.form.get("regno", ""))
     if regno is None or not _dropbox().owns_report(source_id, regno):
         abort(404)

@@ -250,13 +250,6 @@ def test_session_id_changes_at_login(site: Site, step: str) -> None:
     assert planted.get("/lookup").location == "/login"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: dropbox/sessions.py MemorySession.__init__ sets self.permanent = False, which "
-    "Flask stores as a '_permanent' key, so no session is ever empty: every request (robots.txt, "
-    "static CSS, /metadata, the landing page) creates a server-side session and sets a cookie; "
-    "a flooder grows the in-memory store without limit for 2 h with cheap GETs",
-)
 def test_reading_public_pages_creates_no_session(site: Site) -> None:
     store = site.app.session_interface.store
     for _ in range(50):

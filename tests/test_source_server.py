@@ -306,15 +306,6 @@ def test_body_over_limit_refused_by_waitress(small_live: tuple[Site, Server]) ->
     assert server.process.poll() is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with `dropbox serve`, waitress itself answers a body over max_request_body_size "
-    "(dropbox/serve.py: upload_limit + FORM_OVERHEAD_BYTES, the same as Flask's "
-    "MAX_CONTENT_LENGTH) with its own text/plain 413 ('Request Entity Too Large ... exceeds "
-    "max_body of N'): no friendly page, no stated limit, not in the page's language, and none of "
-    "the security headers (CSP, nosniff, no-store...). The friendly 413 page is unreachable in "
-    "production.",
-)
 def test_waitress_413_is_the_friendly_page(small_live: tuple[Site, Server]) -> None:
     _site, server = small_live
     resp = _raw_request(server.port, _oversized_head(server, 4 * MiB), [b"--b\r\n"])

@@ -93,13 +93,6 @@ def test_expired_sessions_are_swept_on_anyones_request(
     assert _sessions_holding_keys(site) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: dropbox/sessions.py MemorySessionStore sweeps expired sessions only inside get(), "
-    "i.e. when some request presents a session cookie; on an idle server the derived source_key of "
-    "a reporter who walked away without logging out stays in memory indefinitely (threat model: "
-    "memory of an idle process must not yield a codename-derived key). Needs a timer-driven sweep.",
-)
 def test_expired_sessions_leave_memory_without_any_request(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:

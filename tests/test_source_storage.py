@@ -250,12 +250,6 @@ def test_file_times_reveal_only_the_day(site: Site) -> None:
         assert directory.stat().st_mtime % 86400 == 0, directory
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: dropbox/exchange.py _import_staged moves each staged response into store/items "
-    "with os.replace and never calls dropbox.store.coarsen_times, so imported replies and "
-    "statuses keep the exact time of the import as mtime/atime",
-)
 def test_imported_responses_have_day_only_times(site: Site, tmp_path: Path) -> None:
     reporter = Reporter(site.client())
     reporter.start()
@@ -267,13 +261,6 @@ def test_imported_responses_have_day_only_times(site: Site, tmp_path: Path) -> N
     assert site.items_dir.stat().st_mtime % 86400 == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: dropbox/service.py _open_response reads reply/status envelopes on every /lookup "
-    "without restoring their day-only atime (dropbox/store.py coarsens times only when writing), "
-    "so on a relatime/strictatime mount the item's atime records the exact time the source last "
-    "looked at their replies",
-)
 def test_reading_replies_leaves_no_exact_access_time(site: Site, tmp_path: Path) -> None:
     reporter = Reporter(site.client())
     reporter.start()
