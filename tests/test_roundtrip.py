@@ -210,3 +210,42 @@ def test_retention_over_a_simulated_month(tmp_path: Path,
     maintain((today + dt.timedelta(days=retention + 1)).isoformat())
     assert counts() == (0, 0, 0)
     assert list((deployment.data / "store" / "items").iterdir()) == []
+
+
+_FULL_DISK_CONSOLE_IMPORT = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), int(sys.argv[1])))
+from journalist_console.cli import main
+sys.exit(main(["import", "--home", sys.argv[2], "--passphrase-file", sys.argv[3],
+               "--server-key", sys.argv[4], sys.argv[5]]))
+"""
+
+
+def test_full_disk_during_console_import_leaves_the_console_as_it_was(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    deployment = Deployment(tmp_path)
+    new_source(deployment.client)
+    submit_report(deployment.client, files=[(b"B" * 400_000, "besar.bin")])
+    bundle = deployment.bundle_path()
+    assert dropbox_main(["export", "--data", str(deployment.data), "--out", str(bundle)]) == 0
+
+    def snapshot() -> dict[str, bytes]:
+        return {str(path.relative_to(deployment.home)): path.read_bytes()
+                for path in sorted(deployment.home.rglob("*")) if path.is_file()}
+
+    before = snapshot()
+    # Any file write past 128 KiB fails (EFBIG), as a full disk would (ENOSPC).
+    result = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK_CONSOLE_IMPORT, str(128 * 1024),
+         str(deployment.home), str(deployment.passphrase_file),
+         str(deployment.data / "server.pub"), str(bundle)],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert snapshot() == before
+    # With room again the same bundle imports.
+    assert deployment.console("import", str(bundle), "--server-key",
+                              str(deployment.data / "server.pub")) == 0
