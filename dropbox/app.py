@@ -4,12 +4,13 @@ error pages. Routes live in dropbox/source.py.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, render_template, session
-from flask_babel import Babel, format_decimal, gettext, lazy_gettext
+from flask_babel import Babel, format_date, format_decimal, gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -113,6 +114,7 @@ def create_app(dropbox: DropBox, overrides: dict[str, Any] | None = None) -> Fla
     app.register_blueprint(source.blueprint)
     _quiet_logging(app)
     app.jinja_env.filters["human_size"] = human_size
+    app.jinja_env.filters["day"] = long_day
     _register_error_pages(app)
 
     @app.after_request
@@ -141,6 +143,14 @@ def human_size(num_bytes: int) -> str:
         value /= 1024
         unit += 1
     return f"{format_decimal(round(value, 1), format='#,##0.#')} {units[unit]}"
+
+
+def long_day(iso_day: str) -> str:
+    """A stored day (YYYY-MM-DD) as people write it: "29 November 2026", "November 29, 2026"."""
+    try:
+        return str(format_date(dt.date.fromisoformat(iso_day), format="long"))
+    except ValueError:
+        return iso_day
 
 
 def _quiet_logging(app: Flask) -> None:

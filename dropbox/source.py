@@ -273,8 +273,11 @@ def followup() -> Any:
 
 @blueprint.route("/reply/delete", methods=["POST"])
 @login_required
-def delete_reply() -> BaseResponse:
+def delete_reply() -> Any:
     reply_id = request.form.get("reply_id", "")
+    if request.form.get("confirm") != "yes":
+        # Deleting cannot be undone: the first press asks, the second one deletes.
+        return render_template("confirm_delete.html", reply_id=reply_id)
     if len(reply_id) != 32 or not _dropbox().delete_reply(session["source_id"], reply_id):
         flash(gettext("That reply could not be found. It may already have been deleted."), "error")
     else:
@@ -302,6 +305,12 @@ def metadata() -> Response:
         recipient_fingerprints=[key.fingerprint for key in instance.recipients],
         upload_limit_bytes=instance.upload_limit,
     )
+
+
+@blueprint.route("/favicon.ico")
+def favicon() -> Response:
+    # Browsers ask for it on every page; an empty answer avoids a 404 page each time.
+    return Response(status=204)
 
 
 @blueprint.route("/robots.txt")

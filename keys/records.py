@@ -64,7 +64,7 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "bribery": ("Suap / gratifikasi", "Bribery / gratification"),
     "extortion": ("Pemerasan / pungutan liar", "Extortion"),
     "embezzlement": ("Penggelapan", "Embezzlement"),
-    "procurement_fraud": ("Kecurangan pengadaan barang/jasa", "Procurement fraud"),
+    "procurement_fraud": ("Kecurangan pengadaan", "Procurement fraud"),
     "conflict_of_interest": ("Benturan kepentingan", "Conflict of interest"),
     "abuse_of_authority": ("Penyalahgunaan wewenang", "Abuse of authority"),
     "code_of_conduct": ("Pelanggaran kode etik / perilaku", "Code-of-conduct violation"),

@@ -641,10 +641,12 @@ class Reporter:
         }
         return self.agent.post("/followup", fields, list(files), multipart=True)
 
-    def delete_reply(self, reply_id: str) -> Resp:
-        return self.agent.post(
-            "/reply/delete", {"csrf_token": self.csrf or "", "reply_id": reply_id}
-        )
+    def delete_reply(self, reply_id: str, confirm: bool = True) -> Resp:
+        """Press "delete", then confirm on the confirmation page (unless confirm=False)."""
+        fields = {"csrf_token": self.csrf or "", "reply_id": reply_id}
+        if confirm:
+            fields["confirm"] = "yes"
+        return self.agent.post("/reply/delete", fields)
 
     def logout(self) -> Resp:
         return self.agent.post("/logout", {"csrf_token": self.csrf or ""})

@@ -497,9 +497,26 @@ def test_malformed_reply_ids_refused(site: Site, lang: str, tmp_path: Path) -> N
         assert "tetap ada" in page.text
         site.assert_unchanged(before)
     resp = reporter.agent.post(
-        "/reply/delete", [("csrf_token", reporter.csrf or ""), ("reply_id", "x")]
+        "/reply/delete",
+        [("csrf_token", reporter.csrf or ""), ("reply_id", "x"), ("confirm", "yes")],
     )
     assert_in_language(reporter.agent.follow(resp), lang, REPLY_NOT_FOUND)
+
+
+def test_deleting_a_reply_asks_first_and_deletes_nothing_until_confirmed(
+    site: Site, tmp_path: Path
+) -> None:
+    reporter = started(site, "en")
+    regno = reporter.file_report()
+    reply = Response("reply", regno, "2026-01-03", reply_item(site, regno, "tetap ada"))
+    import_responses(site, [reply], tmp_path)
+    reporter.lookup()
+    before = site.snapshot()
+    resp = reporter.delete_reply(reply.response_id, confirm=False)
+    assert resp.status == 200 and "Delete this reply?" in resp.text
+    assert 'name="confirm" value="yes"' in resp.text
+    site.assert_unchanged(before)
+    assert "tetap ada" in reporter.lookup().text
 
 
 def test_delete_reply_needs_login(site: Site, tmp_path: Path) -> None:
@@ -511,7 +528,9 @@ def test_delete_reply_needs_login(site: Site, tmp_path: Path) -> None:
     page = stranger.get("/generate")
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
     before = site.snapshot()
-    resp = stranger.post("/reply/delete", {"csrf_token": token, "reply_id": reply.response_id})
+    resp = stranger.post(
+        "/reply/delete", {"csrf_token": token, "reply_id": reply.response_id, "confirm": "yes"}
+    )
     assert resp.status == 302 and resp.location == "/login"
     site.assert_unchanged(before)
 

@@ -287,6 +287,8 @@ def test_journey_without_javascript(
             assert followup.get_attribute("open") is not None  # needs_info opens "add information"
             reply_button = replies[0].find_element("css selector", "form button[type=submit]")
             reporter.click_and_wait(reply_button)
+            page("confirm-delete")
+            reporter.click_and_wait(reporter.find("main form button[type=submit]"))
             page("lookup-reply-deleted")
             card = reporter.find(f"#report-{regno}")
             assert not card.find_elements("css selector", ".reply")
