@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
         help="listen on a non-loopback address (not for onion deployments)",
     )
     run.add_argument("--threads", type=int, default=8)
+    run.add_argument(
+        "--connection-limit",
+        type=int,
+        default=100,
+        help="most simultaneous connections (each slow upload holds one)",
+    )
 
     export = commands.add_parser("export", help="write a signed bundle for the console")
     export.add_argument("--data", type=Path, required=True)
@@ -125,6 +132,7 @@ def _serve(args: argparse.Namespace) -> int:
         args.allow_persistent_spill,
         args.allow_public_bind,
         args.threads,
+        args.connection_limit,
     )
     return 0
 
@@ -189,6 +197,8 @@ HANDLED = (InstanceError, ExchangeError, ServeError, DatabaseError, CryptoFormat
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything the server writes is for its own user only, whatever the caller's umask.
+    os.umask(0o077)
     args = _parser().parse_args(argv)
     handlers = {
         "init": _init,

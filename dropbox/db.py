@@ -8,6 +8,7 @@ content of everything lives in envelopes in the store.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,6 +75,9 @@ def connect(path: Path, key: bytes) -> sqlite3.Connection:
     """Open the database with its raw 256-bit key and the pragmas every connection needs."""
     if len(key) != 32:
         raise DatabaseError("database key must be 32 bytes")
+    # Create the file ourselves, owner-only whatever the umask; SQLite gives its journal the
+    # database file's permissions.
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     connection: sqlite3.Connection = sqlcipher3.connect(str(path), timeout=30, isolation_level=None)
     # A raw hex key skips SQLCipher's PBKDF2: the key is already 256 random bits.
     connection.execute(f"PRAGMA key = \"x'{key.hex()}'\"")

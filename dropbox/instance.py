@@ -141,7 +141,17 @@ def check_permissions(data_dir: Path) -> list[str]:
     problems = []
     for path in [
         data_dir,
-        *(data_dir / name for name in (DB_KEY_FILE, SALTS_FILE, SIGNING_KEY_FILE, CONFIG_FILE)),
+        *(
+            data_dir / name
+            for name in (
+                DB_KEY_FILE,
+                SALTS_FILE,
+                SIGNING_KEY_FILE,
+                CONFIG_FILE,
+                "dropbox.db",
+                "store",
+            )
+        ),
     ]:
         try:
             info = path.stat()

@@ -68,26 +68,68 @@ def check(instance: Instance, spill_dir: Path | None, torrc: Path | None) -> Che
         if fs_type not in RAM_FILESYSTEMS:
             report.problems.append(f"spill directory {spill_dir} is on {fs_type}, not tmpfs")
     if torrc is not None and torrc.exists():
-        report.problems += _check_torrc(torrc.read_text("utf-8", errors="replace"))
+        report.problems += _check_torrc(torrc)
     return report
 
 
-def _check_torrc(text: str) -> list[str]:
-    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
-    options = [line.split(None, 1) for line in lines if line]
-    names = {option[0].lower(): option[1] if len(option) > 1 else "" for option in options}
+# Listeners a drop box's tor must not open (0 switches each off; MetricsPort 0 opens one).
+_FORBIDDEN_LISTENERS = (
+    "socksport",
+    "controlport",
+    "controlsocket",
+    "orport",
+    "dnsport",
+    "transport",
+    "natdport",
+    "httptunnelport",
+)
+
+
+def _torrc_options(path: Path, depth: int = 0) -> list[tuple[str, str]]:
+    """(option, value) pairs of a torrc, following %include of files and directories."""
+    options: list[tuple[str, str]] = []
+    try:
+        text = path.read_text("utf-8", errors="replace")
+    except OSError:
+        return options
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, _, value = line.partition(" ")
+        if name.lower() == "%include" and depth < 4:
+            included = Path(value.strip())
+            targets = sorted(included.glob("*")) if included.is_dir() else [included]
+            for target in targets:
+                if target.is_file():
+                    options += _torrc_options(target, depth + 1)
+            continue
+        options.append((name.lower(), value.strip()))
+    return options
+
+
+def _check_torrc(torrc: Path) -> list[str]:
+    options = _torrc_options(torrc)
+    values: dict[str, list[str]] = {}
+    for name, value in options:
+        values.setdefault(name, []).append(value)
     problems = []
-    if "hiddenservicedir" not in names:
+    if "hiddenservicedir" not in values:
         problems.append("torrc: no HiddenServiceDir (no onion service configured)")
-    port = names.get("hiddenserviceport", "")
-    if port and "127.0.0.1" not in port and "unix:" not in port:
-        problems.append("torrc: HiddenServicePort does not target the loopback interface")
-    if names.get("hiddenservicepowdefensesenabled", "0") != "1":
+    for port in values.get("hiddenserviceport", []):
+        if "127.0.0.1" not in port and "unix:" not in port:
+            problems.append(f"torrc: HiddenServicePort {port} does not target the loopback")
+    if values.get("hiddenservicepowdefensesenabled", ["0"])[-1] != "1":
         problems.append(
             "torrc: the onion proof-of-work defence is off (HiddenServicePoWDefensesEnabled 1)"
         )
-    if names.get("socksport", "") not in ("0",):
-        problems.append("torrc: SocksPort should be 0 on the server (no client listener)")
+    for listener in _FORBIDDEN_LISTENERS:
+        # Debian's defaults open a SOCKS port and a control socket unless told otherwise.
+        settings = values.get(listener, ["0"] if listener != "socksport" else [])
+        if not settings or any(setting.split()[0] != "0" for setting in settings if setting):
+            problems.append(f"torrc: {listener} should be 0 on the server (no extra listener)")
+    if "metricsport" in values:
+        problems.append("torrc: MetricsPort opens a listener (even with 0); remove it")
     return problems
 
 

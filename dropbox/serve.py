@@ -128,6 +128,7 @@ def serve(
     allow_persistent_spill: bool = False,
     allow_public_bind: bool = False,
     threads: int = 8,
+    connection_limit: int = 100,
 ) -> None:
     import waitress
 
@@ -146,6 +147,7 @@ def serve(
         port=port,
         ident="",  # no Server header
         threads=threads,
+        connection_limit=connection_limit,
         max_request_body_size=instance.upload_limit + FORM_OVERHEAD_BYTES,
         inbuf_overflow=INBUF_OVERFLOW,
         expose_tracebacks=False,

@@ -309,7 +309,7 @@ def defaults_for_test(tmp_path: Path) -> Path:
 
 
 def test_torrc_passes_the_drop_box_check() -> None:
-    assert _check_torrc((DEPLOY / "torrc").read_text("utf-8")) == []
+    assert _check_torrc(DEPLOY / "torrc") == []
 
 
 def test_torrc_passes_tor_verify_config(tmp_path: Path) -> None:
