@@ -7,6 +7,7 @@ Modules (see DESIGN.md next to this file):
     home       home directory layout, single-instance lock, `init`, the vault
     schema     the SQLCipher database: connection and the whole schema
     console    the unlocked console: list, view, reply, status, notes, statistics
+    accounts   investigators' accounts and roles, assignment, recusal
     importer   server-to-console bundles in, all or nothing
     exporter   console-to-server bundles out, numbered, crash-safe
     files      saving decrypted files under safe names

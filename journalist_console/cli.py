@@ -1,8 +1,9 @@
 """`journalist-console`: the investigator console's command line.
 
 Every command takes --home DIR and --passphrase-file FILE (without it, the passphrase is asked on
-the terminal). Expected failures print one line starting with "error:" and exit with status 1;
-usage mistakes exit with 2 (argparse); nothing prints a traceback.
+the terminal) and --user NAME (who is acting; default: the console's only or first investigator,
+so a single-investigator console never needs it). Expected failures print one line starting with
+"error:" and exit with status 1; usage mistakes exit with 2 (argparse); nothing prints a traceback.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from pathlib import Path
 
 import sqlcipher3
 
-from journalist_console import audit, dates, exporter, files, importer, render
+from journalist_console import accounts, dates, exporter, files, importer, render
 from journalist_console.console import Console
 from journalist_console.errors import ConsoleError
-from journalist_console.home import Home, HomeLock, change_passphrase, init_home
+from journalist_console.home import DEFAULT_USER, Home, HomeLock, init_home
 from keys.errors import CryptoFormatError, KeyFileError, WrongPassphrase
 from keys.keyfiles import PublicKey, read_public_key
 from keys.records import CATEGORIES, STATUSES
@@ -64,14 +65,33 @@ def read_passphrase(args: argparse.Namespace, prompt: str = "Passphrase: ") -> b
     return text.encode("utf-8")
 
 
+def read_new_passphrase(args: argparse.Namespace, whose: str = "") -> bytes:
+    """A new passphrase from --new-passphrase-file, else asked twice on the terminal."""
+    source = argparse.Namespace(passphrase_file=args.new_passphrase_file)
+    new = read_passphrase(source, f"New passphrase{whose}: ")
+    if args.new_passphrase_file is None:
+        if read_passphrase(source, f"Repeat the new passphrase{whose}: ") != new:
+            raise ConsoleError("the two passphrases differ; nothing changed")
+    return new
+
+
 @contextmanager
-def unlocked(args: argparse.Namespace) -> Iterator[Console]:
+def unlocked(args: argparse.Namespace, prompt: str = "Passphrase: ") -> Iterator[Console]:
     """Lock the home first (a second instance is refused before any prompt), then unlock."""
     home = Home(Path(args.home))
     home.require_initialised()
     with HomeLock(home) as lock:
-        passphrase = read_passphrase(args)
-        console = Console.open(home, passphrase, lock=lock)
+        user = home.resolve_user(getattr(args, "user", None))
+        passphrase = read_passphrase(args, prompt)
+        try:
+            console = Console.open(home, passphrase, user, lock=lock)
+        except WrongPassphrase:
+            if getattr(args, "user", None) is None and len(home.box_names()) > 1:
+                raise ConsoleError(
+                    f"wrong passphrase for {user!r} (several investigators use this console: "
+                    "say who you are with --user NAME)"
+                ) from None
+            raise
         try:
             yield console
         finally:
@@ -87,9 +107,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         again = read_passphrase(args, "Repeat the passphrase: ")
         if again != passphrase:
             raise ConsoleError("the two passphrases differ; nothing was created")
-    result = init_home(Path(args.home), passphrase, due_days=args.due_days)
+    user = args.user or DEFAULT_USER
+    result = init_home(Path(args.home), passphrase, due_days=args.due_days, user=user)
     home = Home(Path(args.home))
     _out(f"Console created in {home.root}")
+    _out(f"  first investigator and administrator: {user}")
     _out(f"  inspectorate recipient key: {home.inspectorate_pub}")
     _out(f"    fingerprint {result.recipient.fingerprint}")
     _out(f"  console verify key:         {home.console_pub}")
@@ -134,7 +156,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     with unlocked(args) as console:
-        summaries = console.list_reports(args.status, args.category)
+        summaries = console.list_reports(args.status, args.category, mine=args.mine)
     if args.json:
         _out(json.dumps([s.as_json() for s in summaries], indent=1))
     else:
@@ -212,14 +234,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.passphrase_file is not None:
         _out("note: serve asks for the passphrase in the browser; --passphrase-file is ignored")
-    web.serve(Home(Path(args.home)), args.host, args.port)
+    web.serve(Home(Path(args.home)), args.host, args.port, user=args.user)
     return 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
     with unlocked(args) as console:
         if args.audit_command == "show":
-            for entry in reversed(audit.entries(console.conn, args.limit)):
+            for entry in reversed(console.audit_entries(args.limit)):
                 _out(
                     f"{entry.seq:>6} {entry.at} {entry.actor} {entry.action} "
                     f"{entry.regno or '-'} {render.safe(entry.detail, False)}"
@@ -255,21 +277,10 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_passphrase(args: argparse.Namespace) -> int:
-    home = Home(Path(args.home))
-    home.require_initialised()
-    with HomeLock(home) as lock:
-        old = read_passphrase(args, "Current passphrase: ")
-        console = Console.open(home, old, lock=lock)
-        try:
-            prompt = argparse.Namespace(passphrase_file=args.new_passphrase_file)
-            new = read_passphrase(prompt, "New passphrase: ")
-            if args.new_passphrase_file is None:
-                if read_passphrase(prompt, "Repeat the new passphrase: ") != new:
-                    raise ConsoleError("the two passphrases differ; nothing changed")
-            change_passphrase(home, old, new, console.user)
-            console.record("passphrase_changed", None, {"user": console.user})
-        finally:
-            console.close()
+    """The acting investigator's own passphrase (`user passphrase NAME` resets another's)."""
+    with unlocked(args, "Current passphrase: ") as console:
+        new = read_new_passphrase(args)
+        accounts.set_passphrase(console, console.user, new)
     _out("Passphrase changed.")
     return 0
 
@@ -279,6 +290,105 @@ def cmd_recipient(args: argparse.Namespace) -> int:
     with unlocked(args) as console:
         console.add_recipient(key, args.label or "")
     _out(f"Responses are now also sealed to {key.fingerprint}.")
+    return 0
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    command = args.user_command
+    with unlocked(args) as console:
+        if command == "list":
+            listed = accounts.all_accounts(console.conn)
+            if args.json:
+                _out(json.dumps([account.as_json() for account in listed], indent=1))
+            else:
+                _out(render.account_list(listed))
+            return 0
+        if command == "add":
+            accounts.require_admin(console, "add investigators")
+            new = read_new_passphrase(args, f" for {args.name}")
+            account = accounts.add_user(
+                console, args.name, new, admin=args.admin, display_name=args.display_name
+            )
+            shown = account.display_name or f"{console.author_name} (the console's author name)"
+            _out(f"Added {account.role} {account.name}; their replies are signed {shown!r}.")
+            return 0
+        if command == "remove":
+            unassigned = accounts.remove_user(console, args.name)
+            _out(f"Removed {args.name}: their passphrase no longer unlocks this console.")
+            if unassigned:
+                _out(f"No longer assigned to anyone: {', '.join(unassigned)}")
+            return 0
+        if command == "passphrase":
+            name = args.name or console.user
+            if name != console.user:
+                accounts.require_admin(console, "reset another investigator's passphrase")
+            new = read_new_passphrase(args, "" if name == console.user else f" for {name}")
+            accounts.set_passphrase(console, name, new)
+            _out("Passphrase changed." if name == console.user else f"Passphrase of {name} reset.")
+            return 0
+        # edit
+        role = None if args.admin is None else (accounts.ADMIN if args.admin else "investigator")
+        account = accounts.edit_user(
+            console,
+            args.name,
+            role=role,
+            display_name=args.display_name,
+            clear_display_name=args.default_display_name,
+        )
+    shown = account.display_name or "(the console's author name)"
+    _out(f"{account.name}: {account.role}; replies signed {shown}")
+    return 0
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    name = args.to or args.name
+    if args.to and args.name and args.to != args.name:
+        raise ConsoleError("give the investigator once: NAME or --to NAME")
+    if not name:
+        raise ConsoleError("say whom to assign it to: assign REGNO NAME (or --to NAME)")
+    with unlocked(args) as console:
+        regno = accounts.assign(console, args.regno, name)
+    _out(f"{regno} is assigned to {name}.")
+    return 0
+
+
+def cmd_unassign(args: argparse.Namespace) -> int:
+    with unlocked(args) as console:
+        previous = accounts.unassign(console, args.regno)
+        regno = console.resolve(args.regno)
+    _out(
+        f"{regno} is no longer assigned to {previous}."
+        if previous
+        else f"{regno} was not assigned."
+    )
+    return 0
+
+
+def cmd_recuse(args: argparse.Namespace) -> int:
+    with unlocked(args) as console:
+        regno = accounts.recuse(console, args.regno, args.reason or "")
+        user = console.user
+    _out(
+        f"{user} is recused from {regno}: from now on this console keeps {user} out of it. "
+        "Only another administrator can lift a recusal."
+    )
+    return 0
+
+
+def cmd_unrecuse(args: argparse.Namespace) -> int:
+    with unlocked(args) as console:
+        regno = accounts.lift_recusal(console, args.regno, args.name)
+    _out(f"The recusal of {args.name} from {regno} is lifted.")
+    return 0
+
+
+def cmd_recusals(args: argparse.Namespace) -> int:
+    with unlocked(args) as console:
+        listed = accounts.recusals(console, include_lifted=args.all)
+    if args.json:
+        _out(json.dumps([recusal.as_json() for recusal in listed], indent=1))
+    else:
+        _out(render.recusal_list(listed))
     return 0
 
 
@@ -308,6 +418,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--passphrase-file", metavar="FILE", help="read the passphrase from FILE (else: prompt)"
     )
+    common.add_argument(
+        "--user",
+        metavar="NAME",
+        help="the investigator acting (default: the console's only or first investigator)",
+    )
     parser = argparse.ArgumentParser(
         prog="journalist-console",
         description="The WBS investigator console (offline). Run `init` once, then `import`.",
@@ -328,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server-key", metavar="PUBFILE", help="the server's verify key (first import)")
     p = add("list", cmd_list, "the queue, most urgent first")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--mine", action="store_true", help="only reports assigned to you")
     p.add_argument("--status", choices=list(STATUSES))
     p.add_argument("--category", choices=list(CATEGORIES))
     p = add("show", cmd_show, "show a decrypted report")
@@ -364,6 +480,55 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("recipient", cmd_recipient, "also seal responses to another inspectorate key")
     p.add_argument("pubfile", metavar="PUBFILE")
     p.add_argument("--label")
+
+    text = "investigators' accounts (add, remove, passphrase, list, edit)"
+    users = sub.add_parser("user", help=text, description=text)
+    users.set_defaults(handler=cmd_user)
+    user_sub = users.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+
+    def add_user_action(name: str, text: str) -> argparse.ArgumentParser:
+        return user_sub.add_parser(name, parents=[common], help=text, description=text)
+
+    p = add_user_action("add", "add an investigator (administrators only)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--admin", action="store_true", help="make them an administrator")
+    p.add_argument("--display-name", metavar="TEXT", help="what reporters see on their replies")
+    p.add_argument("--new-passphrase-file", metavar="FILE", help="else: prompt twice")
+    p = add_user_action("remove", "remove an investigator: their passphrase stops working")
+    p.add_argument("name", metavar="NAME")
+    p = add_user_action("passphrase", "change your passphrase, or reset another's (admin)")
+    p.add_argument("name", metavar="NAME", nargs="?")
+    p.add_argument("--new-passphrase-file", metavar="FILE", help="else: prompt twice")
+    p = add_user_action("list", "the investigators, with roles and reply display names")
+    p.add_argument("--json", action="store_true")
+    p = add_user_action("edit", "change a role or reply display name (administrators only)")
+    p.add_argument("name", metavar="NAME")
+    role = p.add_mutually_exclusive_group()
+    role.add_argument("--admin", dest="admin", action="store_const", const=True, default=None)
+    role.add_argument("--no-admin", dest="admin", action="store_const", const=False)
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--display-name", metavar="TEXT")
+    shown.add_argument(
+        "--default-display-name",
+        action="store_true",
+        help="sign their replies with the console's author name again",
+    )
+
+    p = add("assign", cmd_assign, "assign a report to an investigator")
+    p.add_argument("regno", metavar="REGNO")
+    p.add_argument("name", metavar="NAME", nargs="?")
+    p.add_argument("--to", metavar="NAME")
+    p = add("unassign", cmd_unassign, "end a report's assignment")
+    p.add_argument("regno", metavar="REGNO")
+    p = add("recuse", cmd_recuse, "declare a conflict of interest: you are kept out of the report")
+    p.add_argument("regno", metavar="REGNO")
+    p.add_argument("--reason", metavar="TEXT", help="kept for administrators, not in the audit")
+    p = add("unrecuse", cmd_unrecuse, "lift another investigator's recusal (administrators)")
+    p.add_argument("regno", metavar="REGNO")
+    p.add_argument("name", metavar="NAME")
+    p = add("recusals", cmd_recusals, "recusals (administrators: everyone's; others: their own)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--all", action="store_true", help="include lifted recusals")
     return parser
 
 

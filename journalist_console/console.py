@@ -27,9 +27,9 @@ from typing import Any, BinaryIO, cast
 
 import nacl.public
 
-from journalist_console import audit, dates, schema
+from journalist_console import accounts, audit, dates, schema
 from journalist_console.errors import ConsoleError, InvalidInput, UnknownReport, Unreadable
-from journalist_console.home import DEFAULT_USER, Home, HomeLock, VaultSecrets, open_vault
+from journalist_console.home import Home, HomeLock, VaultSecrets, cleanup_boxes, unlock_vault
 from keys import envelope, keyfiles, payload
 from keys.encoding import canonical_json
 from keys.errors import EnvelopeError, KeyFileError
@@ -94,8 +94,25 @@ class ReportSummary:
     final: bool
     unread: int
     readable: bool
+    assignee: str | None = None
+    recused: bool = False  # the acting investigator recused themselves: show nothing else
 
     def as_json(self) -> dict[str, Any]:
+        if self.recused:
+            return {
+                "regno": self.regno,
+                "category": None,
+                "received_day": None,
+                "due_day": None,
+                "days_left": None,
+                "overdue": None,
+                "status": None,
+                "status_day": None,
+                "unread": None,
+                "readable": None,
+                "assignee": None,
+                "recused": True,
+            }
         return {
             "regno": self.regno,
             "category": self.category,
@@ -107,6 +124,8 @@ class ReportSummary:
             "status_day": self.status_day,
             "unread": self.unread,
             "readable": self.readable,
+            "assignee": self.assignee,
+            "recused": False,
         }
 
 
@@ -129,6 +148,7 @@ class StatusEvent:
     automatic: bool
     exported: bool | None  # None: arrived with the report (the server set it)
     problem: str | None = None
+    actor: str = ""  # the investigator who changed it ("" for the server's automatic status)
 
 
 @dataclass(frozen=True)
@@ -142,6 +162,7 @@ class Message:
     problem: str | None = None
     files: tuple[FileInfo, ...] = ()
     unread: bool = False
+    actor: str = ""  # for a reply: the investigator who wrote it (author is what the reporter sees)
 
 
 @dataclass(frozen=True)
@@ -164,6 +185,11 @@ class ReportView:
     acknowledged_day: str | None = None
     first_response_day: str | None = None
     closed_day: str | None = None
+    assignee: str | None = None
+    assigned_day: str | None = None
+    assigned_by: str | None = None
+    # Who is recused from this report: filled only for administrators (see accounts.py).
+    recusals: list[accounts.Recusal] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -189,12 +215,19 @@ class Console:
     """An unlocked console home. Use as a context manager, or call close()."""
 
     def __init__(
-        self, home: Home, vault: VaultSecrets, conn: schema.Connection, user: str, lock: HomeLock
+        self,
+        home: Home,
+        vault: VaultSecrets,
+        conn: schema.Connection,
+        user: str,
+        lock: HomeLock,
+        vault_key: bytes = b"",
     ) -> None:
         self.home = home
         self.vault = vault
         self.conn = conn
-        self.user = user
+        self.user = user  # the authenticated investigator: the actor of every audit entry
+        self.vault_key = vault_key  # to seal a box for a new investigator or a new passphrase
         self._lock = lock
         # One operation at a time, whatever thread the web server runs a request on.
         self.mutex = threading.RLock()
@@ -204,24 +237,29 @@ class Console:
         cls,
         home: Home,
         passphrase: bytes,
-        user: str = DEFAULT_USER,
+        user: str | None = None,
         lock: HomeLock | None = None,
     ) -> Console:
-        """Lock the home (unless the caller holds `lock`), unlock the vault, open the database."""
+        """Lock the home (unless the caller holds `lock`), unlock the vault, open the database.
+
+        `user` (default: the home's default investigator) must have an active account.
+        """
         home.require_initialised()
         own_lock = lock is None
         held = lock or HomeLock(home)
         if own_lock:
             held.acquire()
         try:
-            vault = open_vault(home, passphrase, user)
+            name = home.resolve_user(user)
+            vault_key, vault = unlock_vault(home, passphrase, name)
             conn = schema.connect(home.database, vault.db_key)
         except BaseException:
             if own_lock:
                 held.release()
             raise
-        console = cls(home, vault, conn, user, held if own_lock else HomeLock(home))
+        console = cls(home, vault, conn, name, held if own_lock else HomeLock(home), vault_key)
         try:
+            accounts.admit(conn, home, name)
             console.cleanup()
         except BaseException:
             console.close()
@@ -260,6 +298,26 @@ class Console:
                 stem = path.name.removesuffix(".env")
                 if not path.name.endswith(".env") or stem not in known:
                     path.unlink(missing_ok=True)
+        cleanup_boxes(self.home)
+        accounts.wipe_removed_boxes(self)
+
+    # -- who is acting ------------------------------------------------------------------------
+
+    @property
+    def account(self) -> accounts.Account:
+        account = accounts.get(self.conn, self.user)
+        if account is None or not account.active:  # removed while unlocked: never by itself
+            raise ConsoleError(f"the investigator {self.user!r} no longer has an account")
+        return account
+
+    @property
+    def is_admin(self) -> bool:
+        return self.account.is_admin
+
+    @property
+    def reply_author(self) -> str:
+        """The name the reporter sees on this investigator's replies."""
+        return accounts.display_name_for(self, self.user)
 
     # -- settings -----------------------------------------------------------------------------
 
@@ -284,6 +342,8 @@ class Console:
         return None if line is None else keyfiles.parse_public_key(line, "verify")
 
     def configure(self, due_days: int | None = None, author: str | None = None) -> None:
+        if due_days is not None or author is not None:
+            accounts.require_admin(self, "change the console's settings")
         changes: dict[str, Any] = {}
         if due_days is not None:
             if not 1 <= due_days <= dates.MAX_DUE_DAYS:
@@ -309,6 +369,7 @@ class Console:
         return keys
 
     def add_recipient(self, key: keyfiles.PublicKey, label: str) -> None:
+        accounts.require_admin(self, "add an inspectorate recipient key")
         if key.kind != "recipient":
             raise InvalidInput("not a recipient key")
         if key.as_recipient() == self.vault.identity.public_key:
@@ -374,6 +435,17 @@ class Console:
     # -- queries ------------------------------------------------------------------------------
 
     def resolve(self, regno_text: str) -> str:
+        """The canonical register number of a report the acting investigator may open.
+
+        UnknownReport if there is no such report; Recused if they recused themselves from it.
+        Every operation that opens or changes a report goes through here.
+        """
+        regno = self.resolve_any(regno_text)
+        accounts.require_not_recused(self, regno)
+        return regno
+
+    def resolve_any(self, regno_text: str) -> str:
+        """The canonical register number, without the recusal check (recusal bookkeeping only)."""
         regno = normalize_regno(regno_text)
         if regno is None:
             raise UnknownReport(
@@ -387,6 +459,7 @@ class Console:
         return regno
 
     def _summary(self, row: Any, today: dt.date) -> ReportSummary:
+        recused = row["recused_day"] is not None
         due = dates.due_day(dates.parse_day(row["received_day"]), self.due_days)
         left = dates.days_left(due, today)
         final = row["status"] in FINAL_STATUSES
@@ -402,46 +475,64 @@ class Console:
             final=final,
             unread=int(row["unread"]),
             readable=bool(row["readable"]),
+            assignee=None if recused else row["assignee"],
+            recused=recused,
         )
 
     _SUMMARY_SQL = """
         SELECT r.regno, r.category, r.received_day, r.status, r.status_day,
                (SELECT count(*) FROM entries e WHERE e.regno = r.regno AND e.seen = 0) AS unread,
                (SELECT count(*) FROM entries e
-                 WHERE e.regno = r.regno AND e.kind = 'report' AND e.readable = 1) AS readable
-        FROM reports r
+                 WHERE e.regno = r.regno AND e.kind = 'report' AND e.readable = 1) AS readable,
+               a.assignee AS assignee,
+               (SELECT c.day FROM recusals c WHERE c.regno = r.regno AND c.investigator = :me
+                  AND c.lifted_day IS NULL) AS recused_day
+        FROM reports r LEFT JOIN assignments a ON a.regno = r.regno
     """
 
     def list_reports(
-        self, status: str | None = None, category: str | None = None
+        self, status: str | None = None, category: str | None = None, mine: bool = False
     ) -> list[ReportSummary]:
-        """Reports by urgency: open ones by days left (most overdue first), then finished ones."""
+        """Reports by urgency: open ones by days left (most overdue first), then finished ones.
+
+        Reports the acting investigator recused themselves from come last, by register number,
+        with nothing but that number (and only when no filter is given: a filter would tell).
+        `mine`: only the reports assigned to the acting investigator.
+        """
         if status and status not in STATUSES:
             raise InvalidInput(f"unknown status {status!r}; valid: {', '.join(STATUSES)}")
         if category and category not in CATEGORIES:
             raise InvalidInput(f"unknown category {category!r}; valid: {', '.join(CATEGORIES)}")
         today = dates.today()
-        rows = self.conn.execute(self._SUMMARY_SQL).fetchall()
-        summaries = [self._summary(row, today) for row in rows]
+        rows = self.conn.execute(self._SUMMARY_SQL, {"me": self.user}).fetchall()
+        everything = [self._summary(row, today) for row in rows]
+        summaries = [s for s in everything if not s.recused]
+        recused = sorted((s for s in everything if s.recused), key=lambda s: s.regno)
         if status:
             summaries = [s for s in summaries if s.status == status]
         if category:
             summaries = [s for s in summaries if s.category == category]
+        if mine:
+            summaries = [s for s in summaries if s.assignee == self.user]
         open_ = sorted(
             (s for s in summaries if not s.final), key=lambda s: (s.days_left, -s.unread, s.regno)
         )
         done = sorted(
             (s for s in summaries if s.final), key=lambda s: (s.status_day, s.regno), reverse=True
         )
-        return open_ + done
+        hidden = [] if (status or category or mine) else recused
+        return open_ + done + hidden
 
     def summary(self, regno: str) -> ReportSummary:
-        row = self.conn.execute(self._SUMMARY_SQL + " WHERE r.regno = ?", (regno,)).fetchone()
+        row = self.conn.execute(
+            self._SUMMARY_SQL + " WHERE r.regno = :regno", {"me": self.user, "regno": regno}
+        ).fetchone()
         if row is None:
             raise UnknownReport(f"no report {regno} is held by this console")
         return self._summary(row, dates.today())
 
     def file_info(self, regno: str, entry_id: str) -> FileInfo:
+        accounts.require_not_recused(self, regno)
         row = self.conn.execute(
             "SELECT * FROM entries WHERE entry_id = ? AND regno = ? AND kind = 'file'",
             (entry_id, regno),
@@ -451,6 +542,7 @@ class Console:
         return _file_info(row)
 
     def files(self, regno: str) -> list[FileInfo]:
+        accounts.require_not_recused(self, regno)
         rows = self.conn.execute(
             "SELECT * FROM entries WHERE regno = ? AND kind = 'file' ORDER BY import_seq, rowid",
             (regno,),
@@ -552,6 +644,7 @@ class Console:
                         False,
                         exported,
                         problem_r,
+                        row["actor"] or "",
                     )
                 )
             else:
@@ -567,6 +660,7 @@ class Console:
                             row["author"],
                             exported,
                             problem_r,
+                            actor=row["actor"] or "",
                         ),
                     )
                 )
@@ -577,7 +671,12 @@ class Console:
                 "SELECT * FROM notes WHERE regno = ? ORDER BY note_id", (regno,)
             )
         ]
+        assigned = accounts.assignment(self.conn, regno)
         return ReportView(
+            assignee=assigned[0] if assigned else None,
+            assigned_day=assigned[1] if assigned else None,
+            assigned_by=assigned[2] if assigned else None,
+            recusals=accounts.recusals(self, regno) if self.is_admin else [],
             summary=summary,
             designation=report["designation"],
             fields=fields,
@@ -598,6 +697,7 @@ class Console:
         return row is not None and row[0] == "written"
 
     def mark_viewed(self, regno: str) -> None:
+        accounts.require_not_recused(self, regno)
         today = dates.today().isoformat()
         with schema.transaction(self.conn):
             self.conn.execute("UPDATE entries SET seen = 1 WHERE regno = ?", (regno,))
@@ -648,7 +748,8 @@ class Console:
                 ).fetchone()[0]
                 self.conn.execute(
                     "INSERT INTO responses(response_id, position, regno, kind, day, status, "
-                    "closes_report, author, export_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    "closes_report, author, export_seq, actor) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
                     (
                         response_id,
                         position,
@@ -657,7 +758,8 @@ class Console:
                         today,
                         status,
                         int(closes),
-                        str(document.get("author", self.author_name)),
+                        str(document.get("author", self.reply_author)),
+                        self.user,
                     ),
                 )
                 self.conn.execute(
@@ -694,7 +796,7 @@ class Console:
                 "reply_too_long",
                 n=MAX_REPLY_CHARS,
             )
-        document = {"v": 1, "message": text, "author": self.author_name}
+        document = {"v": 1, "message": text, "author": self.reply_author}
         return self._write_response(regno, "reply", document, None, False, {"chars": len(text)})
 
     def set_status(self, regno_text: str, status: str, note: str = "") -> str:
@@ -792,6 +894,20 @@ class Console:
 
     def audit_verify(self) -> audit.VerifyResult:
         return audit.verify(self.conn)
+
+    def audit_entries(self, limit: int = 200) -> list[audit.AuditEntry]:
+        """The newest entries first, as the acting investigator may see them.
+
+        Entries by others about a report this investigator recused from show only that something
+        happened (who, what and the details are withheld); `audit verify` checks the full log.
+        """
+        hidden = accounts.recused_regnos(self.conn, self.user)
+        shown = []
+        for entry in audit.entries(self.conn, limit):
+            if entry.regno in hidden and entry.actor != self.user:
+                entry = audit.AuditEntry(entry.seq, entry.at, "-", "(recused)", entry.regno, "{}")
+            shown.append(entry)
+        return shown
 
     def record(self, action: str, regno: str | None, detail: dict[str, Any]) -> None:
         with schema.transaction(self.conn):

@@ -46,3 +46,15 @@ class ExportRefused(ConsoleError):
 
 class Unreadable(ConsoleError):
     """An envelope held here cannot be decrypted with this console's key (or is missing)."""
+
+
+class NotPermitted(ConsoleError):
+    """The acting investigator's role does not allow this (an administrator's task)."""
+
+
+class Recused(ConsoleError):
+    """The acting investigator declared a conflict of interest on this report: kept out of it."""
+
+
+class UnknownAccount(ConsoleError):
+    """No (active) investigator account of that name on this console."""

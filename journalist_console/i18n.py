@@ -223,6 +223,189 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Belum pernah ada impor: server tujuan belum diketahui.",
         "Nothing was ever imported: the server is not known yet.",
     ),
+    # Accounts, assignment and recusal (issue 11).
+    "user_name": ("Nama pengguna", "User name"),
+    "accounts": ("Akun", "Accounts"),
+    "role": ("Peran", "Role"),
+    "role_admin": ("administrator", "administrator"),
+    "role_investigator": ("investigator", "investigator"),
+    "actor": ("Oleh", "By"),
+    "by_user": ("oleh {user}", "by {user}"),
+    "me": ("saya", "me"),
+    "mine": ("Hanya yang ditugaskan kepada saya", "Only those assigned to me"),
+    "assignee": ("Ditugaskan kepada", "Assigned to"),
+    "assignment": ("Penugasan", "Assignment"),
+    "assign_to": ("Tugaskan kepada", "Assign to"),
+    "assign": ("Tugaskan", "Assign"),
+    "nobody": ("(tidak ada)", "(nobody)"),
+    "assigned_since": ("sejak {day}, oleh {user}", "since {day}, by {user}"),
+    "assigned_ok": ("Laporan ditugaskan kepada {user}.", "The report is assigned to {user}."),
+    "unassigned_ok": ("Penugasan laporan dicabut.", "The report is no longer assigned."),
+    "was_not_assigned": ("Laporan ini memang belum ditugaskan.", "The report was not assigned."),
+    "recused_badge": ("mengundurkan diri", "recused"),
+    "recused_row": (
+        "Anda menyatakan konflik kepentingan atas laporan ini; isinya tidak ditampilkan.",
+        "You declared a conflict of interest on this report; nothing of it is shown.",
+    ),
+    "recused_investigators": ("Mengundurkan diri", "Recused"),
+    "recusals": ("Pengunduran diri (konflik kepentingan)", "Recusals (conflicts of interest)"),
+    "no_recusals": ("Tidak ada pengunduran diri.", "No recusals."),
+    "recuse_title": ("Konflik kepentingan", "Conflict of interest"),
+    "recuse_help": (
+        "Jika Anda memiliki konflik kepentingan, nyatakan di sini. Setelah itu Anda tidak dapat "
+        "membuka laporan ini lagi; hanya administrator lain yang dapat mencabutnya. Tercatat di "
+        "log audit.",
+        "If you have a conflict of interest, declare it here. You will no longer be able to open "
+        "this report; only another administrator can lift this. It is recorded in the audit log.",
+    ),
+    "recuse_reason": ("Alasan (hanya untuk administrator)", "Reason (for administrators only)"),
+    "recuse_confirm": (
+        "Saya mengerti bahwa saya tidak akan dapat membuka laporan ini lagi.",
+        "I understand that I will no longer be able to open this report.",
+    ),
+    "recuse_button": ("Nyatakan konflik kepentingan", "Declare a conflict of interest"),
+    "recuse_confirm_missing": (
+        "Centang kotak konfirmasi untuk menyatakan konflik kepentingan.",
+        "Tick the confirmation box to declare a conflict of interest.",
+    ),
+    "recused_ok": (
+        "Anda mengundurkan diri dari {regno}; laporan ini tidak dapat Anda buka lagi.",
+        "You are recused from {regno}; you can no longer open it.",
+    ),
+    "recused": (
+        "Anda telah mengundurkan diri dari {regno} pada {day} (konflik kepentingan), sehingga "
+        "tidak dapat membukanya. Hanya administrator lain yang dapat mencabut pengunduran diri.",
+        "You recused yourself from {regno} on {day} (conflict of interest), so you cannot open "
+        "it. Only another administrator can lift a recusal.",
+    ),
+    "already_recused": (
+        "Anda sudah mengundurkan diri dari {regno}.",
+        "You already recused yourself from {regno}.",
+    ),
+    "assignee_recused": (
+        "{user} tidak dapat ditugaskan untuk {regno} (mengundurkan diri).",
+        "{user} cannot be assigned {regno} (recused).",
+    ),
+    "not_recused": (
+        "Investigator itu tidak mengundurkan diri.",
+        "That investigator is not recused.",
+    ),
+    "own_recusal": (
+        "Tidak ada yang dapat mencabut pengunduran dirinya sendiri; administrator lain harus "
+        "melakukannya.",
+        "Nobody can lift their own recusal; another administrator must.",
+    ),
+    "own_recusal_note": ("milik Anda sendiri", "your own"),
+    "lift_recusal": ("Cabut pengunduran diri", "Lift the recusal"),
+    "recusal_lifted": (
+        "Pengunduran diri {user} dari {regno} dicabut.",
+        "The recusal of {user} from {regno} is lifted.",
+    ),
+    "reason_too_long": (
+        "Alasan terlalu panjang: paling banyak {n} karakter.",
+        "The reason is too long: at most {n} characters.",
+    ),
+    "accounts_help": (
+        "Setiap investigator membuka konsol dengan frasa sandinya sendiri, dan setiap tindakan "
+        "tercatat atas namanya. Balasan ditandatangani dengan nama tampilan (bawaan: {author}), "
+        "tidak pernah dengan nama pengguna.",
+        "Each investigator unlocks the console with their own passphrase, and every action is "
+        "recorded under their name. Replies are signed with a display name (by default: "
+        "{author}), never with the user name.",
+    ),
+    "display_name": ("Nama tampilan pada balasan", "Display name on replies"),
+    "display_name_help": (
+        "yang dilihat pelapor; kosongkan untuk memakai {author}",
+        "what reporters see; leave empty for {author}",
+    ),
+    "console_author": ("nama bawaan konsol", "the console's author name"),
+    "use_console_author": (
+        "Gunakan nama bawaan konsol ({author})",
+        "Use the console's name ({author})",
+    ),
+    "added": ("Ditambahkan", "Added"),
+    "removed": ("Dihapus", "Removed"),
+    "removed_on": ("dihapus {day} oleh {user}", "removed {day} by {user}"),
+    "your_passphrase": ("Frasa sandi Anda (konfirmasi)", "Your passphrase (to confirm)"),
+    "add_user": ("Tambah investigator", "Add an investigator"),
+    "user_name_rule": (
+        "huruf kecil, angka, - atau _, diawali huruf; tidak dapat dipakai ulang",
+        "lower-case letters, digits, - or _, starting with a letter; never reused",
+    ),
+    "make_admin": ("Jadikan administrator", "Make them an administrator"),
+    "new_passphrase": ("Frasa sandi baru", "New passphrase"),
+    "new_passphrase_again": ("Ulangi frasa sandi baru", "Repeat the new passphrase"),
+    "change_passphrase": ("Ganti frasa sandi saya", "Change my passphrase"),
+    "reset_passphrase": ("Atur ulang frasa sandi", "Reset the passphrase"),
+    "edit_user": ("Peran dan nama tampilan", "Role and display name"),
+    "remove_user": ("Hapus investigator", "Remove the investigator"),
+    "remove_user_help": (
+        "Frasa sandinya tidak lagi membuka konsol ini dan kotak kuncinya ditimpa lalu dihapus. "
+        "Tindakannya tetap tercatat atas namanya; nama ini tidak dapat dipakai lagi.",
+        "Their passphrase no longer unlocks this console and their key box is overwritten and "
+        "deleted. Their actions stay recorded under their name; the name cannot be reused.",
+    ),
+    "remove_type_name": ("Ketik {user} untuk mengonfirmasi", "Type {user} to confirm"),
+    "remove_confirm_missing": (
+        "Ketik nama pengguna untuk mengonfirmasi penghapusan.",
+        "Type the user name to confirm the removal.",
+    ),
+    "user_added": ("Investigator {user} ditambahkan.", "Added the investigator {user}."),
+    "user_removed_ok": ("Investigator {user} dihapus.", "Removed the investigator {user}."),
+    "user_changed": ("Akun {user} diperbarui.", "Updated the account of {user}."),
+    "passphrase_changed": ("Frasa sandi Anda diganti.", "Your passphrase was changed."),
+    "passphrase_reset": ("Frasa sandi {user} diatur ulang.", "The passphrase of {user} was reset."),
+    # Account errors.
+    "invalid_user_name": (
+        "Nama pengguna tidak valid: huruf kecil, angka, - atau _, diawali huruf (maks. 32).",
+        "Invalid user name: lower-case letters, digits, - or _, starting with a letter (max. 32).",
+    ),
+    "user_required": (
+        "Beberapa investigator memakai konsol ini; isi nama pengguna Anda.",
+        "Several investigators use this console; fill in your user name.",
+    ),
+    "unknown_user": (
+        "Investigator {user} tidak dapat membuka konsol ini (tidak ada atau telah dihapus).",
+        "The investigator {user} cannot unlock this console (no such account, or removed).",
+    ),
+    "user_removed": (
+        "Investigator {user} telah dihapus dan tidak dapat membuka konsol ini lagi.",
+        "The investigator {user} was removed and can no longer unlock this console.",
+    ),
+    "admin_only": (
+        "Hanya administrator yang dapat melakukan ini.",
+        "Only an administrator can do this.",
+    ),
+    "cannot_remove_self": (
+        "Anda tidak dapat menghapus akun Anda sendiri; mintalah administrator lain.",
+        "You cannot remove yourself; ask another administrator.",
+    ),
+    "last_admin": (
+        "Administrator terakhir tidak dapat dihapus atau diturunkan.",
+        "The last administrator can be neither removed nor demoted.",
+    ),
+    "user_exists": ("Nama pengguna itu sudah ada.", "That user name already exists."),
+    "user_name_used": (
+        "Nama itu milik investigator yang telah dihapus; nama tidak dipakai ulang. "
+        "Pilih nama lain.",
+        "That name belonged to a removed investigator; names are not reused. Choose another.",
+    ),
+    "display_name_invalid": (
+        "Nama tampilan harus satu baris, 1 sampai {n} karakter.",
+        "The display name must be one line of 1 to {n} characters.",
+    ),
+    "confirm_passphrase_wrong": (
+        "Frasa sandi Anda (konfirmasi) salah; tidak ada yang berubah.",
+        "Your passphrase (to confirm) is wrong; nothing changed.",
+    ),
+    "passphrases_differ": (
+        "Kedua frasa sandi baru berbeda; tidak ada yang berubah.",
+        "The two new passphrases differ; nothing changed.",
+    ),
+    "passphrase_too_short": (
+        "Frasa sandi terlalu pendek: paling sedikit {n} karakter.",
+        "The passphrase is too short: at least {n} characters.",
+    ),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from journalist_console.accounts import Account, Recusal
 from journalist_console.console import FileInfo, ReportSummary, ReportView, Stats
 from keys.records import CATEGORIES, RELATIONS, STATUSES
 
@@ -52,13 +53,17 @@ def report_list(summaries: list[ReportSummary]) -> str:
         return "No reports."
     header = (
         f"{'REGISTER NO.':<17} {'CATEGORY':<28} {'RECEIVED':<10} {'DUE':<10} "
-        f"{'DAYS':<12} {'STATUS':<13} UNREAD"
+        f"{'DAYS':<12} {'STATUS':<13} UNREAD ASSIGNED TO"
     )
     lines = [header]
     for s in summaries:
+        if s.recused:
+            lines.append(f"{s.regno:<17} (recused: you declared a conflict of interest)")
+            continue
         lines.append(
             f"{s.regno:<17} {category_label(s.category)[:28]:<28} {s.received_day:<10} "
-            f"{s.due_day:<10} {due_text(s):<12} {s.status:<13} {s.unread or ''}"
+            f"{s.due_day:<10} {due_text(s):<12} {s.status:<13} {s.unread or '':<6} "
+            f"{s.assignee or '-'}"
         )
     return "\n".join(lines)
 
@@ -93,6 +98,15 @@ def report_view(view: ReportView) -> str:
         f"Received {s.received_day}, due {s.due_day} ({due_text(s)}); "
         f"reporter: {safe(view.designation, False)}",
     ]
+    if view.assignee:
+        lines.append(
+            f"Assigned to: {view.assignee} (since {view.assigned_day}, by {view.assigned_by})"
+        )
+    else:
+        lines.append("Assigned to: nobody")
+    for recusal in view.recusals:
+        reason = f": {safe(recusal.reason, False)}" if recusal.reason else ""
+        lines.append(f"Recused: {recusal.investigator} (since {recusal.day}){reason}")
     if view.problem:
         lines.append(f"!! {view.problem}")
     if view.fields is not None:
@@ -117,7 +131,8 @@ def report_view(view: ReportView) -> str:
             if event.automatic
             else ("exported" if event.exported else "waiting for export")
         )
-        lines.append(f"  {event.day}  {status_label(event.status)}  [{state}]")
+        by = f"  by {event.actor}" if event.actor else ""
+        lines.append(f"  {event.day}  {status_label(event.status)}  [{state}]{by}")
         if event.note:
             lines.append(_indent(event.note, "      "))
         if event.problem:
@@ -128,7 +143,8 @@ def report_view(view: ReportView) -> str:
             who = "reporter" + (" (follow-up)" if message.kind == "followup" else " (report)")
         else:
             state = "exported" if message.exported else "waiting for export"
-            who = f"{safe(message.author, False)} (reply, {state})"
+            by = f" by {message.actor}" if message.actor else ""
+            who = f"{safe(message.author, False)} (reply{by}, {state})"
         new = "  [new]" if message.unread else ""
         lines.append(f"  {message.day}  {who}{new}")
         if message.problem:
@@ -167,4 +183,33 @@ def stats_text(stats: Stats) -> str:
         f"Waiting for export: {stats.pending_responses} responses, "
         f"{stats.pending_acks} acknowledgements"
     )
+    return "\n".join(lines)
+
+
+def account_list(accounts: list[Account]) -> str:
+    lines = [f"{'NAME':<20} {'ROLE':<13} {'REPLIES SIGNED AS':<28} ADDED"]
+    for account in accounts:
+        shown = safe(account.display_name, False) if account.display_name else "(console author)"
+        line = (
+            f"{account.name:<20} {account.role:<13} {shown[:28]:<28} "
+            f"{account.created_day} by {account.created_by}"
+        )
+        if not account.active:
+            line += f"; REMOVED {account.removed_day} by {account.removed_by}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def recusal_list(recusals: list[Recusal]) -> str:
+    if not recusals:
+        return "No recusals."
+    lines = []
+    for recusal in recusals:
+        state = (
+            "active" if recusal.active else f"lifted {recusal.lifted_day} by {recusal.lifted_by}"
+        )
+        reason = safe(recusal.reason, False) or "(no reason given)"
+        lines.append(
+            f"{recusal.regno:<17} {recusal.investigator:<20} {recusal.day}  {state}  {reason}"
+        )
     return "\n".join(lines)

@@ -5,13 +5,16 @@ directly), so adding an investigator or changing a passphrase never re-encrypts 
 the pinned server key and instance, the sources' public keys and designations, the reports'
 bookkeeping (register number, days, status, cached category), one row per imported entry (the
 envelope itself stays encrypted in the store), the console's own responses (their envelopes too are
-in the store), internal notes, exports, and the hash-chained audit log.
+in the store), internal notes, exports, the investigators' accounts (role and reply display name;
+their passphrase boxes are files in vault/users/), report assignments and recusals, and the
+hash-chained audit log.
 
 Times: days everywhere, except the audit log, which records when an investigator acted.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,10 +24,45 @@ import sqlcipher3
 
 from journalist_console.errors import ConsoleError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 KEY_BYTES = 32
 
-SCHEMA = """
+ACCOUNTS_SCHEMA = """
+-- Investigator accounts (schema version 2). The passphrase boxes are vault/users/<name>.box; a box
+-- opens the console only for a name listed here and not removed. display_name: what reporters see
+-- on this investigator's replies (NULL: the console's author name). Names are never reused.
+CREATE TABLE users (
+    name          TEXT PRIMARY KEY,
+    role          TEXT NOT NULL CHECK (role IN ('admin', 'investigator')),
+    display_name  TEXT,
+    created_day   TEXT NOT NULL,
+    created_by    TEXT NOT NULL,
+    removed_day   TEXT,
+    removed_by    TEXT
+);
+-- At most one investigator a report is assigned to.
+CREATE TABLE assignments (
+    regno         TEXT PRIMARY KEY REFERENCES reports(regno),
+    assignee      TEXT NOT NULL REFERENCES users(name),
+    assigned_day  TEXT NOT NULL,
+    assigned_by   TEXT NOT NULL
+);
+-- Declared conflicts of interest; a lifted recusal keeps its row (lifted_day, lifted_by).
+CREATE TABLE recusals (
+    recusal_id    INTEGER PRIMARY KEY,
+    regno         TEXT NOT NULL REFERENCES reports(regno),
+    investigator  TEXT NOT NULL REFERENCES users(name),
+    day           TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    lifted_day    TEXT,
+    lifted_by     TEXT
+);
+CREATE UNIQUE INDEX recusals_active ON recusals(regno, investigator) WHERE lifted_day IS NULL;
+CREATE INDEX recusals_by_investigator ON recusals(investigator);
+"""
+
+SCHEMA = (
+    """
 CREATE TABLE settings (
     name   TEXT PRIMARY KEY,
     value  TEXT NOT NULL
@@ -82,6 +120,7 @@ CREATE TABLE entries (
 CREATE INDEX entries_by_regno ON entries(regno);
 -- Replies and status changes written here; the envelope is store/responses/<response_id>.env,
 -- readable by the source and by every inspectorate key. export_seq: the console bundle carrying it.
+-- author: the display name the reporter sees; actor: the investigator account that wrote it.
 CREATE TABLE responses (
     response_id    TEXT PRIMARY KEY,
     position       INTEGER NOT NULL UNIQUE,
@@ -91,7 +130,8 @@ CREATE TABLE responses (
     status         TEXT,
     closes_report  INTEGER NOT NULL,
     author         TEXT NOT NULL,
-    export_seq     INTEGER
+    export_seq     INTEGER,
+    actor          TEXT
 );
 CREATE INDEX responses_by_regno ON responses(regno);
 -- Internal notes: never exported.
@@ -130,6 +170,8 @@ CREATE TABLE audit (
     hash       TEXT NOT NULL
 );
 """
+    + ACCOUNTS_SCHEMA
+)
 
 Connection = Any  # sqlcipher3.Connection (untyped module)
 
@@ -164,6 +206,9 @@ def connect(path: Path, key: bytes) -> Connection:
                     (str(SCHEMA_VERSION),),
                 )
         version = get_setting(conn, "schema_version")
+        if version == "1":
+            _migrate_1_to_2(conn)
+            version = get_setting(conn, "schema_version")
         if version != str(SCHEMA_VERSION):
             raise DatabaseUnavailable(f"unsupported console database version {version!r}")
     except sqlcipher3.DatabaseError as exc:
@@ -175,6 +220,31 @@ def connect(path: Path, key: bytes) -> Connection:
         conn.close()
         raise
     return conn
+
+
+def _migrate_1_to_2(conn: Connection) -> None:
+    """Accounts, assignments and recusals (issue 11); who wrote earlier responses, from the audit.
+
+    The accounts table starts empty: the first investigator to unlock afterwards (a version-1
+    console had only one) becomes its administrator (see journalist_console.accounts).
+    """
+    with transaction(conn):
+        conn.execute("ALTER TABLE responses ADD COLUMN actor TEXT")
+        for statement in _statements(ACCOUNTS_SCHEMA):
+            conn.execute(statement)
+        for row in conn.execute(
+            "SELECT actor, detail FROM audit WHERE action IN ('replied', 'status_changed')"
+        ).fetchall():
+            try:
+                response_id = json.loads(row[1]).get("response_id")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(response_id, str):
+                conn.execute(
+                    "UPDATE responses SET actor = ? WHERE response_id = ? AND actor IS NULL",
+                    (row[0], response_id),
+                )
+        set_setting(conn, "schema_version", "2")
 
 
 def _statements(script: str) -> Iterator[str]:

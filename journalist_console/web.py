@@ -2,9 +2,14 @@
 
 * No JavaScript and no external resource: every page is server-rendered HTML with one local CSS
   file; the headers forbid scripts, frames, plugins and every browser feature (see _HEADERS).
-* The passphrase is asked in the page. The unlocked console belongs to the browser session that
-  unlocked it (a random token in the signed, SameSite=Strict session cookie); any other browser
-  must unlock again. "Lock" and an idle timeout drop the keys from memory.
+* The investigator's name and passphrase are asked in the page (the name is prefilled with the
+  console's default investigator, so a single-investigator console needs only the passphrase).
+  The unlocked console belongs to the browser session that unlocked it (a random token in the
+  signed, SameSite=Strict session cookie) and acts as that investigator; any other browser must
+  unlock again, and an unlock by another investigator ends the first one's session. "Lock" and
+  an idle timeout drop the keys from memory. Account administration asks for the acting
+  administrator's passphrase again, so an unlocked, unattended browser cannot add, remove or
+  reset anyone.
 * Every POST carries a CSRF token (Flask-WTF CSRFProtect); the Host header must name the loopback
   address (TRUSTED_HOSTS), which defeats DNS rebinding.
 * Files are never rendered: downloads are attachments of type application/octet-stream; without
@@ -44,6 +49,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from journalist_console import (
+    accounts,
     dates,
     exporter,
     files,
@@ -60,7 +66,13 @@ from journalist_console.console import (
     Console,
     FileInfo,
 )
-from journalist_console.errors import ConsoleError, ImportRefused, UnknownReport
+from journalist_console.errors import (
+    ConsoleError,
+    ImportRefused,
+    NotPermitted,
+    Recused,
+    UnknownReport,
+)
 from journalist_console.home import Home, HomeLock, open_vault
 from keys.errors import CryptoFormatError, WrongPassphrase
 from keys.keyfiles import PublicKey
@@ -75,6 +87,7 @@ MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _ENTRY = re.compile(r"^[0-9a-f]{32}$")
 _EXPORT_NAME = re.compile(r"^wbs-console-[0-9]{5,}(-[0-9]+)?\.bundle$")
+_USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 _HEADERS = {
     "Content-Security-Policy": (
@@ -136,6 +149,7 @@ class WebState:
     home: Home
     lock: HomeLock
     idle_seconds: int
+    default_user: str | None = None  # prefilled on the unlock page (serve --user)
     console: Console | None = None
     token: str = ""
     last_seen: float = 0.0
@@ -207,13 +221,14 @@ def create_app(
     idle_seconds: int = DEFAULT_IDLE_SECONDS,
     lock: HomeLock | None = None,
     testing: bool = False,
+    default_user: str | None = None,
 ) -> Flask:
     """The web console for one home; takes the home's lock (refused if another console runs)."""
     home.require_initialised()
     held = lock or HomeLock(home)
     if lock is None:
         held.acquire()
-    state = WebState(home=home, lock=held, idle_seconds=idle_seconds)
+    state = WebState(home=home, lock=held, idle_seconds=idle_seconds, default_user=default_user)
     app = Flask(
         __name__,
         template_folder=str(TEMPLATES),
@@ -240,6 +255,7 @@ def create_app(
     # File names come from the reporter: show control and bidi-override characters as escapes so
     # "photo\u202egpj.exe" cannot pass for "photoexe.jpg".
     app.jinja_env.filters["visible"] = lambda text: render.safe(text, keep_newlines=False)
+    app.jinja_env.globals["ROLES"] = accounts.ROLES
     _register(app, state)
     return app
 
@@ -320,6 +336,8 @@ def _register(app: Flask, state: WebState) -> None:  # noqa: C901 - the route ta
             "MAX_STATUS_NOTE_CHARS": MAX_STATUS_NOTE_CHARS,
             "size_text": _size_text,
             "strippable": _strippable,
+            "me": _session_user(state),
+            "is_admin": _session_user(state) is not None and _is_admin(state),
         }
 
     @app.errorhandler(CSRFError)
@@ -341,6 +359,14 @@ def _register(app: Flask, state: WebState) -> None:  # noqa: C901 - the route ta
     def unknown_report(exc: UnknownReport) -> Any:
         return _error_page(404, i18n.error_text(exc, g.get("lang", i18n.DEFAULT_LANGUAGE)))
 
+    @app.errorhandler(Recused)
+    def recused(exc: Recused) -> Any:
+        return _error_page(403, i18n.error_text(exc, g.get("lang", i18n.DEFAULT_LANGUAGE)))
+
+    @app.errorhandler(NotPermitted)
+    def not_permitted(exc: NotPermitted) -> Any:
+        return _error_page(403, i18n.error_text(exc, g.get("lang", i18n.DEFAULT_LANGUAGE)))
+
     @app.get("/favicon.ico")
     def favicon() -> Any:
         return Response(status=204)
@@ -352,23 +378,41 @@ def _register(app: Flask, state: WebState) -> None:  # noqa: C901 - the route ta
             response.set_cookie("lang", code, max_age=365 * 86400, httponly=True, samesite="Strict")
         return response
 
+    def default_user() -> str:
+        if state.default_user:
+            return state.default_user
+        return state.home.default_user() or ""
+
     @app.route("/unlock", methods=["GET", "POST"])
     def unlock() -> Any:
         target = _local_target(request.args.get("next"))
         if request.method == "GET":
-            return render_template("unlock.html", next=target)
+            return render_template("unlock.html", next=target, user=default_user())
         passphrase = request.form.get("passphrase", "").encode("utf-8")
+        typed = request.form.get("user", "").strip().lower()
+        shown = typed or default_user()
         try:
-            if state.console is None:
-                state.console = Console.open(state.home, passphrase, lock=state.lock)
+            name = state.home.resolve_user(typed or state.default_user or None)
+            if state.console is not None and state.console.user == name:
+                open_vault(state.home, passphrase, name)
             else:
-                open_vault(state.home, passphrase, state.console.user)
+                # Another investigator: unlock as them first (a failure changes nothing), then
+                # drop the previous investigator's console and session.
+                opened = Console.open(state.home, passphrase, name, lock=state.lock)
+                with _mutex(state):
+                    state.lock_console()
+                state.console = opened
         except WrongPassphrase:
             return render_template(
-                "unlock.html", next=target, error=i18n.text("wrong_passphrase", g.lang)
+                "unlock.html",
+                next=target,
+                user=shown,
+                error=i18n.text("wrong_passphrase", g.lang),
             ), 401
         except (ConsoleError, CryptoFormatError) as exc:
-            return render_template("unlock.html", next=target, error=str(exc)), 400
+            return render_template(
+                "unlock.html", next=target, user=shown, error=i18n.error_text(exc, g.lang)
+            ), 400
         state.token = secrets.token_hex(16)
         state.last_seen = time.monotonic()
         session.clear()
@@ -388,17 +432,26 @@ def _register(app: Flask, state: WebState) -> None:  # noqa: C901 - the route ta
     def queue() -> Any:
         status = request.args.get("status") or None
         category = request.args.get("category") or None
+        mine = request.args.get("mine") == "1"
         if status is not None and status not in STATUSES:
             abort(400, f"unknown status {status[:40]!r}")
         if category is not None and category not in CATEGORIES:
             abort(400, f"unknown category {category[:40]!r}")
-        reports = _console().list_reports(status, category)
-        return render_template("queue.html", reports=reports, status=status, category=category)
+        reports = _console().list_reports(status, category, mine=mine)
+        return render_template(
+            "queue.html", reports=reports, status=status, category=category, mine=mine
+        )
 
     def render_report(regno: str, code: int = 200, error: str | None = None, **form: Any) -> Any:
         console = _console()
         view = console.view(regno)
-        return render_template("report.html", view=view, form=form, error=error), code
+        return render_template(
+            "report.html",
+            view=view,
+            form=form,
+            error=error,
+            investigators=accounts.active_names(console.conn),
+        ), code
 
     @app.get("/report/<regno>")
     @_serialised
@@ -456,6 +509,37 @@ def _register(app: Flask, state: WebState) -> None:  # noqa: C901 - the route ta
             return i18n.text("note_saved", g.lang)
 
         return report_action(regno, act, {"note": text})
+
+    @app.post("/report/<regno>/assign")
+    @_serialised
+    def assign(regno: str) -> Any:
+        name = request.form.get("assignee", "").strip()
+
+        def act(console: Console, canonical: str) -> str:
+            if not name:
+                previous = accounts.unassign(console, canonical)
+                return i18n.text("unassigned_ok" if previous else "was_not_assigned", g.lang)
+            accounts.assign(console, canonical, name)
+            return i18n.text("assigned_ok", g.lang, user=name)
+
+        return report_action(regno, act, {})
+
+    @app.post("/report/<regno>/recuse")
+    @_serialised
+    def recuse(regno: str) -> Any:
+        console = _console()
+        canonical = console.resolve(regno)
+        reason = request.form.get("reason", "")
+        if request.form.get("confirm") != "yes":
+            return render_report(
+                canonical, 400, error=i18n.text("recuse_confirm_missing", g.lang), reason=reason
+            )
+        try:
+            accounts.recuse(console, canonical, reason)
+        except ConsoleError as exc:
+            return render_report(canonical, 400, error=i18n.error_text(exc, g.lang), reason=reason)
+        flash(i18n.text("recused_ok", g.lang, regno=canonical), "ok")
+        return redirect(url_for("queue"))
 
     @app.post("/report/<regno>/save")
     @_serialised
@@ -671,14 +755,200 @@ def _register(app: Flask, state: WebState) -> None:  # noqa: C901 - the route ta
     @app.get("/audit")
     @_serialised
     def audit_page() -> Any:
-        from journalist_console import audit
-
         console = _console()
         return render_template(
             "audit.html",
             result=console.audit_verify(),
-            entries=audit.entries(console.conn, 200),
+            entries=console.audit_entries(200),
         )
+
+    _register_accounts(app, state)
+
+
+def _session_user(state: WebState) -> str | None:
+    """The investigator this browser session unlocked as (None for any other session)."""
+    token = session.get("unlock", "")
+    if (
+        state.console is None
+        or not state.token
+        or not isinstance(token, str)
+        or not hmac.compare_digest(token, state.token)
+    ):
+        return None
+    return state.console.user
+
+
+def _is_admin(state: WebState) -> bool:
+    console = state.console
+    if console is None:
+        return False
+    try:
+        return console.is_admin
+    except ConsoleError:
+        return False
+
+
+def _confirm_passphrase(console: Console) -> None:
+    """Account administration asks for the acting investigator's passphrase again."""
+    typed = request.form.get("current_passphrase", "").encode("utf-8")
+    try:
+        open_vault(console.home, typed, console.user)
+    except (WrongPassphrase, ConsoleError) as exc:
+        raise ConsoleError("your passphrase is wrong", "confirm_passphrase_wrong") from exc
+
+
+def _register_accounts(app: Flask, state: WebState) -> None:  # noqa: C901 - the route table
+    """Investigators' accounts and recusals: /users, /users/<name>, and their forms."""
+
+    def users_page(code: int = 200, error: str | None = None, **form: Any) -> Any:
+        console = _console()
+        return render_template(
+            "users.html",
+            users=accounts.all_accounts(console.conn),
+            recusals=accounts.recusals(console),
+            author=console.author_name,
+            form=form,
+            error=error,
+        ), code
+
+    def user_page(name: str, code: int = 200, error: str | None = None, **form: Any) -> Any:
+        console = _console()
+        account = accounts.get(console.conn, name) if _USER.match(name) else None
+        if account is None:
+            abort(404)
+        if name != console.user and not console.is_admin:
+            raise NotPermitted("only an administrator can manage other accounts", "admin_only")
+        return render_template(
+            "user.html",
+            account=account,
+            author=console.author_name,
+            form=form,
+            error=error,
+        ), code
+
+    @app.get("/users")
+    @_serialised
+    def users() -> Any:
+        return users_page()
+
+    @app.post("/users/add")
+    @_serialised
+    def user_add() -> Any:
+        console = _console()
+        name = request.form.get("name", "").strip()
+        display = request.form.get("display_name", "").strip()
+        keep = {"name": name, "display_name": display}
+        try:
+            accounts.require_admin(console, "add investigators")
+            _confirm_passphrase(console)
+            new = _new_passphrase()
+            accounts.add_user(
+                console,
+                name,
+                new,
+                admin=request.form.get("admin") == "yes",
+                display_name=display or None,
+            )
+        except NotPermitted:
+            raise
+        except ConsoleError as exc:
+            return users_page(400, i18n.error_text(exc, g.lang), **keep)
+        flash(i18n.text("user_added", g.lang, user=name), "ok")
+        return redirect(url_for("users"))
+
+    @app.get("/users/<name>")
+    @_serialised
+    def user(name: str) -> Any:
+        return user_page(name)
+
+    def user_action(name: str, action: Callable[[Console], str], keep: dict[str, str]) -> Any:
+        console = _console()
+        if not _USER.match(name) or accounts.get(console.conn, name) is None:
+            abort(404)
+        try:
+            _confirm_passphrase(console)
+            message = action(console)
+        except NotPermitted:
+            raise
+        except ConsoleError as exc:
+            return user_page(name, 400, i18n.error_text(exc, g.lang), **keep)
+        flash(message, "ok")
+        return redirect(url_for("user", name=name))
+
+    @app.post("/users/<name>/passphrase")
+    @_serialised
+    def user_passphrase(name: str) -> Any:
+        def act(console: Console) -> str:
+            if name != console.user:
+                accounts.require_admin(console, "reset another investigator's passphrase")
+            accounts.set_passphrase(console, name, _new_passphrase())
+            return i18n.text(
+                "passphrase_changed" if name == console.user else "passphrase_reset",
+                g.lang,
+                user=name,
+            )
+
+        return user_action(name, act, {})
+
+    @app.post("/users/<name>/edit")
+    @_serialised
+    def user_edit(name: str) -> Any:
+        role = request.form.get("role") or None
+        display = request.form.get("display_name", "").strip()
+        default = request.form.get("default_display_name") == "yes"
+
+        def act(console: Console) -> str:
+            accounts.edit_user(
+                console,
+                name,
+                role=role,
+                display_name=None if default or not display else display,
+                clear_display_name=default,
+            )
+            return i18n.text("user_changed", g.lang, user=name)
+
+        return user_action(name, act, {"display_name": display})
+
+    @app.post("/users/<name>/remove")
+    @_serialised
+    def user_remove(name: str) -> Any:
+        console = _console()
+        accounts.require_admin(console, "remove investigators")
+        if request.form.get("confirm_name", "").strip() != name:
+            return user_page(name, 400, i18n.text("remove_confirm_missing", g.lang))
+        try:
+            _confirm_passphrase(console)
+            accounts.remove_user(console, name)
+        except NotPermitted:
+            raise
+        except ConsoleError as exc:
+            return user_page(name, 400, i18n.error_text(exc, g.lang))
+        flash(i18n.text("user_removed_ok", g.lang, user=name), "ok")
+        return redirect(url_for("users"))
+
+    @app.post("/recusals/lift")
+    @_serialised
+    def recusal_lift() -> Any:
+        console = _console()
+        regno = request.form.get("regno", "")
+        name = request.form.get("user", "")
+        try:
+            accounts.require_admin(console, "lift a recusal")
+            _confirm_passphrase(console)
+            canonical = accounts.lift_recusal(console, regno, name)
+        except (NotPermitted, UnknownReport):
+            raise
+        except ConsoleError as exc:
+            return users_page(400, i18n.error_text(exc, g.lang))
+        flash(i18n.text("recusal_lifted", g.lang, user=name, regno=canonical), "ok")
+        return redirect(url_for("users"))
+
+
+def _new_passphrase() -> bytes:
+    new = request.form.get("new_passphrase", "")
+    if new != request.form.get("new_passphrase_again", ""):
+        raise ConsoleError("the two passphrases differ; nothing changed", "passphrases_differ")
+    return new.encode("utf-8")
 
 
 def _error_page(code: int, message: str) -> Any:
@@ -703,13 +973,16 @@ def _size_text(size: int | None) -> str:
     return f"{size / 1024 / 1024:.1f} MiB"
 
 
-def serve(home: Home, host: str, port: int) -> None:
-    """Run the web console with waitress on the loopback interface only."""
+def serve(home: Home, host: str, port: int, user: str | None = None) -> None:
+    """Run the web console with waitress on the loopback interface only.
+
+    `user` prefills the unlock page's name (default: the console's default investigator).
+    """
     if host not in (LOOPBACK, "localhost"):
         raise ConsoleError("the console only listens on 127.0.0.1; refusing another address")
     import waitress
 
-    app = create_app(home)
+    app = create_app(home, default_user=user)
 
     def stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt

@@ -23,7 +23,7 @@ from typing import Any
 import nacl.public
 import nacl.signing
 
-from journalist_console.home import InitResult, init_home
+from journalist_console.home import DEFAULT_USER, InitResult, init_home
 from keys import bundle, keyfiles, payload
 from keys.encoding import canonical_json
 from keys.keyfiles import KdfParams
@@ -44,10 +44,17 @@ def write_passphrase_file(path: Path, passphrase: str = PASSPHRASE) -> Path:
 
 
 def init_console(
-    home: Path, passphrase: str = PASSPHRASE, kdf: KdfParams = FAST_KDF, due_days: int = 30
+    home: Path,
+    passphrase: str = PASSPHRASE,
+    kdf: KdfParams = FAST_KDF,
+    due_days: int = 30,
+    user: str = DEFAULT_USER,
 ) -> InitResult:
-    """A console home created through the library (cheap KDF unless told otherwise)."""
-    return init_home(home, passphrase.encode("utf-8"), kdf=kdf, due_days=due_days)
+    """A console home created through the library (cheap KDF unless told otherwise).
+
+    `user` is its first investigator and administrator (the default one: `investigator`).
+    """
+    return init_home(home, passphrase.encode("utf-8"), kdf=kdf, due_days=due_days, user=user)
 
 
 def report_document(**fields: str) -> dict[str, Any]:
