@@ -1,6 +1,6 @@
 """The investigator console: an offline workstation application for the inspectorate.
 
-Modules (see DESIGN.md next to this file):
+Modules (design: docs/console-design.md):
 
     cli        `journalist-console` command line (entry point `journalist_console.cli:main`)
     web        `serve`: the local web interface (Flask + waitress, 127.0.0.1 only)

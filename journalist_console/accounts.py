@@ -335,7 +335,8 @@ def remove_user(console: Console, name: str) -> list[str]:
 
     The account is marked removed (kept, so the audit log's names keep their meaning), the
     reports assigned to them are unassigned, then their box is overwritten and deleted. Nothing
-    else is re-encrypted: see DESIGN.md for what this does and does not protect against.
+    else is re-encrypted: see docs/console-design.md for what this does and does not protect
+    against.
     """
     require_admin(console, "remove investigators")
     account = _require_active(console, name)

@@ -510,7 +510,8 @@ def wipe_file(path: Path) -> bool:
     """Overwrite a file's content with random bytes, then zeros, fsync, unlink; fsync the directory.
 
     Best effort against recovery from the disk: on a journalling, copy-on-write or flash file
-    system old blocks may survive elsewhere (see DESIGN.md). False if there was no such file.
+    system old blocks may survive elsewhere (see docs/console-design.md). False if there was no
+    such file.
     """
     try:
         fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
