@@ -5,6 +5,7 @@ error pages. Routes live in dropbox/source.py.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import logging
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,7 @@ ERROR_TEXTS = {
     503: lazy_gettext("The service is busy right now. Please wait a minute and try again."),
 }
 ERROR_CODES = tuple(ERROR_TEXTS)
+OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def error_text(code: int, upload_limit: int) -> str:
@@ -185,6 +187,15 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> tuple[str, int]:
+        if isinstance(error, OSError) and error.errno in OUT_OF_SPACE:
+            app.logger.error("storage full: a submission was refused")
+            return render_error(
+                503,
+                gettext(
+                    "The server has run out of storage space, so what you sent could not be "
+                    "stored. Nothing you sent before was lost. Please try again later."
+                ),
+            )
         # Logged without request details; the page shows no traceback.
         app.logger.error("unhandled %s", type(error).__name__)
         return render_error(InternalServerError.code)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dropbox import db
 from dropbox.service import DropBox
-from dropbox.store import secure_delete
+from dropbox.store import coarsen_times, secure_delete
 from keys import envelope
 from keys.bundle import BundleError, ItemSource, file_sha256, read_bundle, write_bundle
 from keys.errors import EnvelopeError
@@ -68,7 +68,7 @@ def export_bundle(box: DropBox, out: Path, everything: bool = False) -> ExportSu
     with exclusive(box), box.connection() as connection:
         condition = "" if everything else "WHERE export_seq IS NULL"
         entries = connection.execute(
-            f"SELECT entry_id, regno, kind, parent, day FROM entries {condition}"  # noqa: S608
+            f"SELECT entry_id, regno, kind, parent, day FROM entries {condition}"  # noqa: S608 (condition is one of two literals)
             " ORDER BY day, rowid"
         ).fetchall()
         entries = [row for row in entries if box.store.item_exists(row["entry_id"])]
@@ -134,6 +134,8 @@ def import_bundle(box: DropBox, bundle_path: Path) -> ImportSummary:
             raise ExchangeError(f"import failed, nothing was applied: {exc.strerror}") from exc
         finally:
             _clear_dir(staging)
+            # Creating and removing the staging directory stamped the data directory.
+            coarsen_times(box.instance.data_dir)
 
 
 def _import_staged(box: DropBox, bundle_path: Path, staging: Path) -> ImportSummary:

@@ -51,7 +51,7 @@ def default_spill_dir(instance: Instance) -> Path:
     if runtime.is_dir():
         return runtime / "spill"
     # /dev/shm is shared: prepare_spill_dir refuses a directory someone else created or linked.
-    return Path("/dev/shm") / f"wbs-dropbox-{instance.instance_id[:12]}"  # noqa: S108
+    return Path("/dev/shm") / f"wbs-dropbox-{instance.instance_id[:12]}"  # noqa: S108 (ownership and links checked)
 
 
 def prepare_spill_dir(spill_dir: Path, allow_persistent: bool) -> None:

@@ -138,6 +138,9 @@ class DropBox:
             db.initialise(connection)
         self.store.clean_pending()
         self.sweep_orphans()
+        # Files written at install or by an older version keep no time of day either.
+        for path in (*self.instance.data_dir.iterdir(), self.store.root, self.instance.data_dir):
+            coarsen_times(path)
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
@@ -145,12 +148,11 @@ class DropBox:
         try:
             yield connection
         finally:
-            changed = connection.total_changes > 0
             connection.close()
-            if changed:
-                # The database file's mtime would otherwise tell the time of the last report.
-                coarsen_times(self.db_path)
-                coarsen_times(self.instance.data_dir)
+            # The database file's mtime would tell the time of the last report, and its atime
+            # (relatime updates it on a read after a write) the time of the last visit.
+            coarsen_times(self.db_path)
+            coarsen_times(self.instance.data_dir)
 
     def sweep_orphans(self) -> int:
         """Delete committed envelopes that no row references (a crash between file and row)."""
@@ -162,6 +164,7 @@ class DropBox:
             if path.stem not in known:
                 self.store.delete_item(path.stem)
                 removed += 1
+        coarsen_times(self.store.items_dir)  # listing it touched its access time
         return removed
 
     def new_upload(self, filename: str, media_type: str) -> EncryptedUpload:

@@ -135,7 +135,7 @@ class MemorySessionInterface(SessionInterface):
     def regenerate(self, session: SessionMixin) -> None:
         """Give the session a fresh id (at login and /create): an id planted or seen before
         authentication is worthless after it (session fixation)."""
-        assert isinstance(session, MemorySession)  # noqa: S101
+        assert isinstance(session, MemorySession)  # noqa: S101 (type narrowing only)
         if session.session_id is not None:
             self.store.delete(session.session_id)
         session.session_id = None
@@ -143,7 +143,7 @@ class MemorySessionInterface(SessionInterface):
 
     def destroy(self, session: SessionMixin) -> None:
         """Log out: forget every value now, not at expiry."""
-        assert isinstance(session, MemorySession)  # noqa: S101
+        assert isinstance(session, MemorySession)  # noqa: S101 (type narrowing only)
         if session.session_id is not None:
             self.store.delete(session.session_id)
         session.clear()

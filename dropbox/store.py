@@ -18,7 +18,7 @@ import secrets
 from pathlib import Path
 from typing import BinaryIO
 
-_ITEM_ID = re.compile(r"^[0-9a-f]{32}$")
+_ITEM_ID = re.compile(r"^[0-9a-f]{32}\Z")
 _OVERWRITE_BLOCK = 1024 * 1024
 
 
@@ -111,9 +111,15 @@ class Store:
             raise
 
     def discard(self, pending: PendingFile) -> None:
+        """Remove a pending envelope, even when the disk is full: closing flushes the buffer,
+        which fails then, and the file must go all the same."""
         if not pending.handle.closed:
-            pending.handle.close()
+            try:
+                pending.handle.close()
+            except OSError:
+                pass  # the buffered bytes are ciphertext being thrown away anyway
         secure_delete(pending.path)
+        coarsen_times(self.pending_dir)
 
     def open_item(self, item_id: str) -> BinaryIO:
         """Open an item for reading without touching its access time: on a relatime mount a
@@ -137,6 +143,7 @@ class Store:
         for path in self.pending_dir.glob("*.partial"):
             secure_delete(path)
             removed += 1
+        coarsen_times(self.pending_dir)  # listing it touched its access time
         return removed
 
     @staticmethod
@@ -165,6 +172,8 @@ def secure_delete(path: Path) -> None:
             written = os.write(fd, zeros[: min(remaining, _OVERWRITE_BLOCK)])
             remaining -= written
         os.fsync(fd)
+    except OSError:
+        pass  # an overwrite that fails (full copy-on-write disk) must not keep the file
     finally:
         os.close(fd)
     path.unlink(missing_ok=True)

@@ -40,7 +40,7 @@ MAGIC = b"WBSBUNDL"
 VERSION = 1
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 COPY_BLOCK = 1024 * 1024
-ITEM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+ITEM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 Direction = Literal["server-to-console", "console-to-server"]
 DIRECTIONS: tuple[Direction, ...] = ("server-to-console", "console-to-server")
 _PREFIX = struct.Struct(">8sBI")
@@ -74,10 +74,20 @@ def file_sha256(path: Path) -> str:
     return _hash_file(path)[1]
 
 
+def _open_quietly(path: Path) -> BinaryIO:
+    """Open for reading without updating the file's access time where the OS allows it (the
+    owner may): a seized server's atimes must not tell when an export ran."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOATIME", 0))
+    except PermissionError:
+        fd = os.open(path, os.O_RDONLY)
+    return os.fdopen(fd, "rb")
+
+
 def _hash_file(path: Path) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
-    with path.open("rb") as handle:
+    with _open_quietly(path) as handle:
         while block := handle.read(COPY_BLOCK):
             digest.update(block)
             size += len(block)
@@ -130,7 +140,7 @@ def _copy_exact(path: Path, out: BinaryIO, entry: dict[str, Any]) -> None:
     """Copy an item, refusing it if it changed since it was hashed (size or content)."""
     digest = hashlib.sha256()
     size = 0
-    with path.open("rb") as handle:
+    with _open_quietly(path) as handle:
         while block := handle.read(COPY_BLOCK):
             digest.update(block)
             size += len(block)

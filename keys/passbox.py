@@ -67,7 +67,7 @@ def open_box(document: bytes, passphrase: bytes, purpose: str) -> bytes:
         salt = b64decode(kdf["salt"])
         nonce = b64decode(box["nonce"])
         ciphertext = b64decode(box["ciphertext"])
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError) as exc:
         raise KeyFileError("damaged passphrase box") from exc
     if header["format"] != FORMAT or header["version"] != VERSION or kdf.get("name") != "argon2id":
         raise KeyFileError("not a passphrase box of a known version")

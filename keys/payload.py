@@ -91,7 +91,7 @@ class _PayloadSplitter:
 def _parse_meta(raw: bytes) -> dict[str, Any]:
     try:
         meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise PayloadError("payload metadata is not JSON") from exc
     if not isinstance(meta, dict):
         raise PayloadError("payload metadata is not an object")

@@ -18,7 +18,7 @@ from typing import Any
 # single wrong character and any swap of two neighbours only because there are exactly 31 symbols
 # (with a 32nd, Z = 31 = 0 mod 31, so 0 <-> Z went unnoticed).
 REGNO_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXY"
-REGNO_PATTERN = re.compile(r"^WBS-[0-9A-HJKMNP-TV-Y]{4}-[0-9A-HJKMNP-TV-Y]{4}-[0-9A-HJKMNP-TV-Y]$")
+REGNO_PATTERN = re.compile(r"^WBS-[0-9A-HJKMNP-TV-Y]{4}-[0-9A-HJKMNP-TV-Y]{4}-[0-9A-HJKMNP-TV-Y]\Z")
 _REGNO_FOLD = str.maketrans({"I": "1", "L": "1", "O": "0", "U": "V"})
 
 
@@ -79,9 +79,9 @@ RELATIONS: dict[str, tuple[str, str]] = {
 # Entry kinds carried from the server to the console, and response kinds carried back.
 ENTRY_KINDS = frozenset({"report", "followup", "file"})
 RESPONSE_KINDS = frozenset({"reply", "status"})
-_HEX_ID = re.compile(r"^[0-9a-f]{32}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_DESIGNATION = re.compile(r"^[a-z]{2,16}( [a-z]{2,16}){1,2}$")
+_HEX_ID = re.compile(r"^[0-9a-f]{32}\Z")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
+_DESIGNATION = re.compile(r"^[a-z]{2,16}( [a-z]{2,16}){1,2}\Z")
 
 
 class RecordError(ValueError):

@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
+from dropbox.store import Store, StoreError
 from keys import bundle, envelope, keyfiles, passbox, payload
 from keys.bundle import ItemSource
 from keys.encoding import canonical_json
@@ -200,11 +201,6 @@ def test_payload_parser_on_mutated_payloads(data: bytes) -> None:
         assert data == GENUINE_PAYLOAD
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: keys/payload.py _parse_meta catches (UnicodeDecodeError, ValueError) but not "
-    "RecursionError: a metadata block of 4000 '[' (inside a well-formed envelope from a peer "
-    "holding the recipient public key) makes payload.open_bytes raise RecursionError instead "
-    "of PayloadError"))
 def test_deeply_nested_payload_metadata_is_a_payload_error() -> None:
     meta = b"[" * 4000
     sealed = envelope.encrypt_bytes(len(meta).to_bytes(2, "big") + meta, [ALICE.public_key])
@@ -346,11 +342,6 @@ def test_passphrase_box_opener(data: st.DataObject) -> None:
         assert secret == b"vault secret" and passphrase == b"pass"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: keys/passbox.py open_box converts the KDF parameters with int(), which raises "
-    "OverflowError for a JSON Infinity (or 1e999) in time_cost / memory_cost_kib / parallelism; "
-    "OverflowError is not in the caught (ValueError, KeyError, TypeError, AttributeError, "
-    "RecursionError), so a damaged vault box crashes the console instead of KeyFileError"))
 @pytest.mark.parametrize("field", ["time_cost", "memory_cost_kib", "parallelism"])
 def test_passphrase_box_with_infinite_kdf_parameter_is_a_key_file_error(field: str) -> None:
     document = json.loads(GENUINE_BOX)
@@ -486,18 +477,17 @@ def test_bundle_reader_on_signed_hostile_manifests(data: bytes) -> None:
             assert bundle.ITEM_NAME.fullmatch(entry["name"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: keys/bundle.py ITEM_NAME and keys/records.py _HEX_ID are used with re.match and end "
-    "in `$`, which also matches before a trailing newline: a (signed) manifest item named "
-    "'<32 hex>\\n' and a response_id '<32 hex>\\n' pass read_bundle and check_console_body, and "
-    "the server's store (dropbox/store.py _ITEM_ID, same `$`) then writes items/<hex>\\n.env; "
-    "use re.fullmatch or \\Z"))
-def test_ids_and_item_names_with_a_trailing_newline_are_refused() -> None:
+def test_ids_and_item_names_with_a_trailing_newline_are_refused(tmp_path: Path) -> None:
+    # `$` in a pattern also matches before a final newline; every layer must refuse such ids.
     name = new_id() + "\n"
+    with pytest.raises(ValueError):
+        _bundle_bytes("console-to-server", CONSOLE_BODY, {name: b"x"})
     body = dict(CONSOLE_BODY, responses=[dict(CONSOLE_BODY["responses"][0], response_id=name,
                                               item=name)], acks=[])
-    data = _bundle_bytes("console-to-server", body, {name: b"x"})
-    assert read_bundle_bytes(data) is None
+    with pytest.raises(RecordError):
+        check_console_body(body, {name})
+    with pytest.raises(StoreError):
+        Store(tmp_path).item_path(name)
 
 
 # -- bundle records -------------------------------------------------------------------------

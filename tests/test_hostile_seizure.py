@@ -46,6 +46,8 @@ from hostile_support import (
 )
 from server_support import Server, make_server, response_bundle
 
+from dropbox import instance as instance_module
+from dropbox.service import DropBox
 from keys.codename import CodenameDeriver, normalize
 from keys.keyfiles import read_public_key
 
@@ -234,9 +236,13 @@ def scripted_session(tmp: Path, server: Server, user_agent: str) -> Session:
              "document": {"v": 1, "status": "closed", "note": m["statusnote2"]}}]))
         spill = real.spill
         real.stop()
-        # File times as the seizing party finds them, before this test reads anything itself.
+        # File times as the seizing party finds them, before this test reads anything itself:
+        # the directories first, since listing them (rglob) stamps their access times.
+        store = server.data / "store"
         times = {path: (path.stat().st_mtime, path.stat().st_atime, path.stat().st_ctime)
-                 for path in [server.data, *server.data.rglob("*")]}
+                 for path in [server.data, store, store / "items", store / "pending"]}
+        times.update({path: (path.stat().st_mtime, path.stat().st_atime, path.stat().st_ctime)
+                      for path in server.data.rglob("*") if path not in times})
         log_text = real.log_text()
         logs = list(real.log_files)
         spill_files = [p for p in spill.rglob("*") if p.is_file()]
@@ -394,11 +400,6 @@ def test_store_envelope_modification_times_are_midnight(session: Session) -> Non
     assert [entry for entry in _off_midnight(paths, session) if " mtime " in entry] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: dropbox/store.py Store.discard (the attachment of a refused form, or of any request "
-    "that failed) unlinks the pending file with secure_delete but does not coarsen_times "
-    "store/pending afterwards, so until the next commit the directory's mtime is the exact time "
-    "of the last refused upload"))
 def test_pending_directory_time_after_a_refused_upload_is_midnight(session: Session) -> None:
     pending = session.data / "store" / "pending"
     assert [entry for entry in _off_midnight([pending], session) if " mtime " in entry] == []
@@ -410,32 +411,25 @@ def test_database_file_times_are_midnight(session: Session) -> None:
     assert [entry for entry in _off_midnight(paths, session) if " mtime " in entry] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: dropbox/exchange.py import_bundle creates DATA/import-staging and removes it again "
-    "(_clear_dir in `finally`) after the database coarsened the data directory's times, so the "
-    "data directory's mtime is the exact time of the last `dropbox import`"))
 def test_data_directory_modification_time_is_midnight(session: Session) -> None:
     assert [entry for entry in _off_midnight([session.data], session) if " mtime " in entry] == []
 
 
-@pytest.mark.xfail(condition=_mount_updates_atime(Path(tempfile.gettempdir())), strict=True,
-                   reason=(
-    "BUG (on a mount without noatime): Store.open_item uses O_NOATIME, but `dropbox export` "
-    "reads the entry envelopes through keys/bundle.py _hash_file/_copy_exact (plain open), and "
-    "listing store/, items/ and pending/ (glob/iterdir) and reading dropbox.db set their atimes "
-    "too: under relatime the first access after coarsen_times (atime == mtime) records the real "
-    "time, e.g. of the last export. Read with O_NOATIME everywhere and re-coarsen directories, or "
-    "require a noatime mount (docs/operator.md, `dropbox check`)"))
 def test_store_and_database_access_times_are_midnight(session: Session) -> None:
+    # Paths are taken from the database (through the server's own connection, which restores
+    # the file's times), not by listing directories: a listing here would itself stamp the
+    # directories' access times on a relatime mount.
     store = session.data / "store"
-    paths = [session.data, store, *sorted(store.rglob("*")), *session.data.glob("dropbox.db*")]
+    box = DropBox(instance_module.load(session.data))
+    with box.connection() as connection:
+        ids = [row[0] for row in connection.execute(
+            "SELECT entry_id FROM entries UNION SELECT response_id FROM responses")]
+    items = [store / "items" / f"{item_id}.env" for item_id in ids]
+    paths = [session.data, store, store / "items", store / "pending", session.data / "dropbox.db",
+             *(path for path in items if path.exists())]
     assert [entry for entry in _off_midnight(paths, session) if " atime " in entry] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MINOR: the install time is on disk to the second: `dropbox init` writes config.json, "
-    "db.key, codename-salts.json, server-signing.key, server.pub and store/ (Store.create_dirs) "
-    "without coarsen_times. It dates the installation, not a reporter"))
 def test_install_time_files_are_midnight(session: Session) -> None:
     paths = [session.data / name for name in ("config.json", "db.key", "codename-salts.json",
                                               "server-signing.key", "server.pub")]

@@ -51,11 +51,6 @@ def test_no_bare_noqa_in_the_product() -> None:
     assert bare == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "UNEXPLAINED: dropbox/sessions.py `assert isinstance(session, MemorySession)  # noqa: S101` "
-    "in regenerate() and destroy() (the one in save_session says why), dropbox/exchange.py "
-    "`# noqa: S608` on the export SELECT, dropbox/serve.py `# noqa: S108` on the /dev/shm "
-    "default: each needs its reason on the noqa line"))
 def test_every_security_exception_in_the_product_says_why() -> None:
     unexplained = [
         f"{path}:{number}: {line}"
