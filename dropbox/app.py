@@ -163,13 +163,16 @@ def _quiet_logging(app: Flask) -> None:
 
 
 def _register_error_pages(app: Flask) -> None:
-    def render_error(code: int, message: str | None = None) -> tuple[str, int]:
+    def render_error(code: int, message: str | None = None) -> Response:
         upload_limit = app.extensions["dropbox"].instance.upload_limit
         text = message or error_text(code, upload_limit)
-        return render_template("error.html", code=code, message=text), code
+        response = Response(render_template("error.html", code=code, message=text), code)
+        if code in (429, 503):
+            response.headers["Retry-After"] = "30"
+        return response
 
     @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError) -> tuple[str, int]:
+    def csrf_error(error: CSRFError) -> Response:
         return render_error(
             400,
             gettext(
@@ -179,14 +182,14 @@ def _register_error_pages(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+    def http_error(error: HTTPException) -> Response | HTTPException:
         code = error.code or 500
         if code not in ERROR_CODES:
             return error
         return render_error(code)
 
     @app.errorhandler(Exception)
-    def unexpected_error(error: Exception) -> tuple[str, int]:
+    def unexpected_error(error: Exception) -> Response:
         if isinstance(error, OSError) and error.errno in OUT_OF_SPACE:
             app.logger.error("storage full: a submission was refused")
             return render_error(

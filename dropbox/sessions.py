@@ -19,6 +19,8 @@ from werkzeug.datastructures import CallbackDict
 
 COOKIE_NAME = "wbs_session"
 _SWEEP_EVERY_SECONDS = 60.0
+ANONYMOUS_IDLE_SECONDS = 30 * 60
+MAX_SESSIONS = 20_000  # ~640 bytes each: a flood holds at most a few tens of MiB
 _SWEEPER_TICK_SECONDS = 0.5
 
 
@@ -70,7 +72,7 @@ class MemorySessionStore:
             if found is None:
                 return None
             values, last_seen = found
-            if now - last_seen > self.idle_seconds:
+            if now - last_seen > self._limit(values):
                 del self._sessions[session_id]
                 return None
             self._sessions[session_id] = (values, now)
@@ -78,7 +80,27 @@ class MemorySessionStore:
 
     def put(self, session_id: str, values: dict[str, Any]) -> None:
         with self._lock:
+            if session_id not in self._sessions and len(self._sessions) >= MAX_SESSIONS:
+                self._evict_one_anonymous()
             self._sessions[session_id] = (values, time.monotonic())
+
+    def _limit(self, values: dict[str, Any]) -> float:
+        """Idle limit: the full one for a logged-in source, a short one for anyone else (a
+        visitor who only opened /generate or /login holds nothing worth keeping for hours)."""
+        if values.get("source_id"):
+            return self.idle_seconds
+        return min(self.idle_seconds, ANONYMOUS_IDLE_SECONDS)
+
+    def _evict_one_anonymous(self) -> None:
+        # A flood of cheap page views must not grow memory without bound, nor push out the
+        # sessions of logged-in sources: the least recently seen anonymous session goes.
+        anonymous = [
+            (seen, sid)
+            for sid, (values, seen) in self._sessions.items()
+            if not values.get("source_id")
+        ]
+        if anonymous:
+            del self._sessions[min(anonymous)[1]]
 
     def delete(self, session_id: str) -> None:
         with self._lock:
@@ -94,7 +116,9 @@ class MemorySessionStore:
             return
         self._last_sweep = now
         expired = [
-            sid for sid, (_, seen) in self._sessions.items() if now - seen > self.idle_seconds
+            sid
+            for sid, (values, seen) in self._sessions.items()
+            if now - seen > self._limit(values)
         ]
         for session_id in expired:
             del self._sessions[session_id]

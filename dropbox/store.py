@@ -57,21 +57,21 @@ class PendingFile:
 
 class Store:
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.items_dir = root / "items"
-        self.pending_dir = root / "pending"
+        # Resolved once, so every item path is absolute and free of symlinked components.
+        self.root = root.resolve()
+        self.items_dir = self.root / "items"
+        self.pending_dir = self.root / "pending"
 
     def create_dirs(self) -> None:
         for directory in (self.root, self.items_dir, self.pending_dir):
             directory.mkdir(mode=0o700, exist_ok=True)
 
     def item_path(self, item_id: str) -> Path:
+        # The id is exactly 32 hex digits (no separator, no dot, no newline), so the joined path
+        # cannot leave items/: no resolve() per call (a filesystem walk on the lookup hot path).
         if not _ITEM_ID.match(item_id):
             raise StoreError("invalid item id")
-        path = (self.items_dir / f"{item_id}.env").resolve()
-        if path.parent != self.items_dir.resolve():
-            raise StoreError("item path escapes the store")
-        return path
+        return self.items_dir / f"{item_id}.env"
 
     def new_pending(self) -> PendingFile:
         return PendingFile(self.pending_dir / f"{secrets.token_hex(16)}.partial")

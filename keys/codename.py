@@ -128,12 +128,17 @@ class CodenameDeriver:
         max_concurrent: int = 2,
         wait_seconds: float = 15.0,
         params: CodenameKdfParams | None = None,
+        max_waiting: int = 2,
     ) -> None:
         if len(lookup_salt) < 16 or len(key_salt) < 16 or lookup_salt == key_salt:
             raise ValueError("two distinct salts of at least 16 bytes are required")
         self._lookup_salt = lookup_salt
         self._key_salt = key_salt
         self._slots = threading.BoundedSemaphore(max_concurrent)
+        # At most `max_waiting` requests queue for a slot; beyond that a request is refused at
+        # once. Otherwise a login flood parks every server worker thread in this queue and
+        # every page of the site waits behind it.
+        self._admitted = threading.BoundedSemaphore(max_concurrent + max_waiting)
         self._wait_seconds = wait_seconds
         self._params = params or CodenameKdfParams()
 
@@ -150,13 +155,18 @@ class CodenameDeriver:
 
     def derive(self, codename: str) -> SourceSecrets:
         normal = normalize(codename).encode("utf-8")
-        if not self._slots.acquire(timeout=self._wait_seconds):
-            raise KdfBusy("too many codename checks at once")
+        if not self._admitted.acquire(blocking=False):
+            raise KdfBusy("too many codename checks waiting")
         try:
-            lookup_id = self._argon2(normal, self._lookup_salt).hex()
-            seed = self._argon2(normal, self._key_salt)
+            if not self._slots.acquire(timeout=self._wait_seconds):
+                raise KdfBusy("too many codename checks at once")
+            try:
+                lookup_id = self._argon2(normal, self._lookup_salt).hex()
+                seed = self._argon2(normal, self._key_salt)
+            finally:
+                self._slots.release()
         finally:
-            self._slots.release()
+            self._admitted.release()
         return SourceSecrets(lookup_id, nacl.public.PrivateKey.from_seed(seed))
 
 

@@ -123,13 +123,18 @@ class EnvelopeWriter:
     def write(self, data: bytes | bytearray | memoryview) -> int:
         if self._closed:
             raise ValueError("write to a closed envelope")
-        view = memoryview(data)
-        self._buffer += view
+        view = memoryview(data).cast("B")
         self.plaintext_bytes += len(view)
-        # Keep back at least one byte beyond a full chunk: only close() knows which chunk is last.
-        while len(self._buffer) > CHUNK_SIZE:
-            self._push(bytes(self._buffer[:CHUNK_SIZE]), TAG_MESSAGE)
-            del self._buffer[:CHUNK_SIZE]
+        offset = 0
+        while offset < len(view):
+            # A full chunk is pushed only once more data arrives: until then it may be the last
+            # one, which close() must push with the final tag.
+            if len(self._buffer) == CHUNK_SIZE:
+                self._push(bytes(self._buffer), TAG_MESSAGE)
+                self._buffer.clear()
+            take = min(CHUNK_SIZE - len(self._buffer), len(view) - offset)
+            self._buffer += view[offset : offset + take]
+            offset += take
         return len(view)
 
     def _push(self, chunk: bytes, tag: int) -> None:
