@@ -18,8 +18,17 @@ from pathlib import Path
 
 import sqlcipher3
 
-from journalist_console import accounts, dates, exporter, files, importer, render
-from journalist_console.console import Console
+from journalist_console import (
+    accounts,
+    archive,
+    dates,
+    exporter,
+    files,
+    importer,
+    render,
+    retention,
+)
+from journalist_console.console import RETENTION_MODES, Console
 from journalist_console.errors import ConsoleError
 from journalist_console.home import DEFAULT_USER, Home, HomeLock, init_home
 from keys.errors import CryptoFormatError, KeyFileError, WrongPassphrase
@@ -267,12 +276,67 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     with unlocked(args) as console:
-        console.configure(args.due_days, args.author)
+        console.configure(
+            args.due_days,
+            args.author,
+            retention_days=args.retention_days,
+            retention_mode=args.retention_mode,
+            archive_dir=args.archive_dir,
+        )
         _out(f"due days: {console.due_days}")
         _out(f"reply author name: {console.author_name}")
+        _out(f"retention: {render.retention_text(console.retention_days, console.retention_mode)}")
+        _out(f"archive folder: {console.archive_dir or '(none)'}")
         pinned = console.pinned_server_key
         _out(f"server key: {pinned.fingerprint if pinned else '(none pinned yet)'}")
         _out(f"server instance: {console.instance or '(none yet)'}")
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    as_of = None if args.as_of is None else retention.parse_day(args.as_of)
+    with unlocked(args) as console:
+        result = retention.run(console, as_of, dry_run=args.dry_run, archive_dir=args.archive_dir)
+    plan = result.plan
+    if plan.off:
+        _out("Retention is off (config --retention-days 0): nothing is ever removed.")
+        return 0
+    _out(
+        f"Retention: finished reports whose last event is on or before {plan.cutoff} "
+        f"({plan.days} days before {plan.as_of}); mode {plan.mode}"
+        + (f", archives into {plan.archive_dir}" if plan.mode == "archive" else "")
+        + "."
+    )
+    if plan.waiting:
+        _out(
+            f"{plan.waiting} more past the limit wait for the next export (a response not yet "
+            "exported or an entry not yet acknowledged to the server)."
+        )
+    if result.dry_run:
+        verb = "archive and remove" if plan.mode == "archive" else "remove"
+        _out(f"Dry run: would {verb} {len(plan.due)} reports ({plan.envelopes} envelopes).")
+        return 0
+    if plan.mode == "archive":
+        _out(f"Archived {len(result.archives)} reports into {plan.archive_dir}.")
+    _out(f"Removed {result.removed} reports; {result.wiped} files overwritten and deleted.")
+    if result.leftovers:
+        _out(f"warning: {result.leftovers} files could not be deleted now; the next unlock will.")
+    for regno, why in result.not_archived:
+        _err(f"{regno} was not archived, so it stays on the console: {why}")
+    return EXIT_ERROR if result.not_archived else 0
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    out = None if args.archive_command == "show" else Path(args.out)
+    with unlocked(args) as console:
+        opened = archive.open_archive(console, Path(args.file), out)
+    if opened.folder is None:
+        _out(archive.render_text(opened.document).rstrip("\n"))
+    else:
+        regno = render.safe(str(opened.document["regno"]), False)
+        _out(f"Extracted {regno} into {render.safe(str(opened.folder), False)}")
+        for path in opened.written:
+            _out(f"  {render.safe(path.name, False)}")
     return 0
 
 
@@ -405,6 +469,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _whole_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
 def _port(text: str) -> int:
     value = _positive_int(text)
     if value > 65535:
@@ -475,11 +549,44 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("config", cmd_config, "show or change settings")
     p.add_argument("--due-days", type=_positive_int)
     p.add_argument("--author", metavar="NAME", help="the name replies are signed with")
+    p.add_argument(
+        "--retention-days",
+        type=_whole_number,
+        metavar="N",
+        help=(
+            f"remove finished reports N days after their last event (default "
+            f"{dates.DEFAULT_RETENTION_DAYS}; 0 = keep forever; administrators)"
+        ),
+    )
+    p.add_argument(
+        "--retention-mode",
+        choices=list(RETENTION_MODES),
+        help="delete them, or archive each into an encrypted file first",
+    )
+    p.add_argument("--archive-dir", metavar="DIR", help="where archive mode writes its archives")
+    p = add("retention", cmd_retention, "remove finished reports past the retention limit")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    p.add_argument("--archive-dir", metavar="DIR", help="archive folder for this run")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help=argparse.SUPPRESS)
     p = add("passphrase", cmd_passphrase, "change the investigator's passphrase")
     p.add_argument("--new-passphrase-file", metavar="FILE", help="else: prompt twice")
     p = add("recipient", cmd_recipient, "also seal responses to another inspectorate key")
     p.add_argument("pubfile", metavar="PUBFILE")
     p.add_argument("--label")
+
+    text = "read a retention archive (administrators): show it, or extract it into a folder"
+    archives = sub.add_parser("archive", help=text, description=text)
+    archives.set_defaults(handler=cmd_archive)
+    archive_sub = archives.add_subparsers(dest="archive_command", required=True, metavar="ACTION")
+    p = archive_sub.add_parser(
+        "show", parents=[common], help="print an archived report (files are not written)"
+    )
+    p.add_argument("file", metavar="FILE")
+    p = archive_sub.add_parser(
+        "extract", parents=[common], help="write an archived report and its files into a folder"
+    )
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--out", required=True, metavar="DIR")
 
     text = "investigators' accounts (add, remove, passphrase, list, edit)"
     users = sub.add_parser("user", help=text, description=text)

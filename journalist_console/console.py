@@ -29,7 +29,14 @@ import nacl.public
 
 from journalist_console import accounts, audit, dates, schema
 from journalist_console.errors import ConsoleError, InvalidInput, UnknownReport, Unreadable
-from journalist_console.home import Home, HomeLock, VaultSecrets, cleanup_boxes, unlock_vault
+from journalist_console.home import (
+    Home,
+    HomeLock,
+    VaultSecrets,
+    cleanup_boxes,
+    unlock_vault,
+    wipe_file,
+)
 from keys import envelope, keyfiles, payload
 from keys.encoding import canonical_json
 from keys.errors import EnvelopeError, KeyFileError
@@ -42,6 +49,7 @@ MAX_AUTHOR_CHARS = 60
 MAX_DOCUMENT_BYTES = 1024 * 1024  # a report, follow-up or response document
 REPORT_TEXT_FIELDS = ("what", "who", "where", "when", "how", "message", "pseudonym", "contact")
 CRITERIA = ("what", "who", "where", "when", "how")
+RETENTION_MODES = ("delete", "archive")
 
 
 def clean_text(text: str) -> str:
@@ -297,7 +305,9 @@ class Console:
             for path in directory.iterdir():
                 stem = path.name.removesuffix(".env")
                 if not path.name.endswith(".env") or stem not in known:
-                    path.unlink(missing_ok=True)
+                    # Overwritten, not just unlinked: an envelope whose row is gone may be what a
+                    # retention run removed just before the process died (see retention.py).
+                    wipe_file(path)
         cleanup_boxes(self.home)
         accounts.wipe_removed_boxes(self)
 
@@ -341,8 +351,54 @@ class Console:
         line = self.setting("server_key")
         return None if line is None else keyfiles.parse_public_key(line, "verify")
 
-    def configure(self, due_days: int | None = None, author: str | None = None) -> None:
-        if due_days is not None or author is not None:
+    @property
+    def retention_days(self) -> int:
+        """Days after a finished report's last event until `retention` removes it; 0: never."""
+        value = self.setting("retention_days")
+        return dates.DEFAULT_RETENTION_DAYS if value is None else int(value)
+
+    @property
+    def retention_mode(self) -> str:
+        """What retention does with a due report: delete it, or archive it first, then delete."""
+        return self.setting("retention_mode") or RETENTION_MODES[0]
+
+    @property
+    def archive_dir(self) -> str | None:
+        """The folder retention writes archives into (mode "archive")."""
+        return self.setting("retention_archive_dir")
+
+    def check_archive_dir(self, folder: str) -> Path:
+        """An absolute path of an existing folder outside the console's home."""
+        path = Path(folder)
+        if not folder or "\x00" in folder or not path.is_absolute():
+            raise InvalidInput(
+                "give the archive folder as a full path (it must exist)", "archive_dir_absolute"
+            )
+        if not path.is_dir():
+            raise InvalidInput(
+                f"the archive folder {folder} does not exist (or is not a folder)",
+                "archive_dir_missing",
+                folder=folder,
+            )
+        resolved, home = path.resolve(), self.home.root.resolve()
+        if resolved == home or home in resolved.parents:
+            raise InvalidInput(
+                "the archive folder must be outside the console's home: an archive there would "
+                "keep what retention removes",
+                "archive_dir_in_home",
+            )
+        return path
+
+    def configure(
+        self,
+        due_days: int | None = None,
+        author: str | None = None,
+        retention_days: int | None = None,
+        retention_mode: str | None = None,
+        archive_dir: str | None = None,
+    ) -> None:
+        given = (due_days, author, retention_days, retention_mode, archive_dir)
+        if any(value is not None for value in given):
             accounts.require_admin(self, "change the console's settings")
         changes: dict[str, Any] = {}
         if due_days is not None:
@@ -354,6 +410,34 @@ class Console:
             if not author or len(author) > MAX_AUTHOR_CHARS or "\n" in author:
                 raise InvalidInput(f"the author name must be one line of 1 to {MAX_AUTHOR_CHARS}")
             changes["author_name"] = author
+        if retention_days is not None:
+            if retention_days != 0 and not (
+                dates.MIN_RETENTION_DAYS <= retention_days <= dates.MAX_RETENTION_DAYS
+            ):
+                raise InvalidInput(
+                    f"retention days must be 0 (keep forever) or between "
+                    f"{dates.MIN_RETENTION_DAYS} and {dates.MAX_RETENTION_DAYS}",
+                    "retention_days_range",
+                    low=dates.MIN_RETENTION_DAYS,
+                    high=dates.MAX_RETENTION_DAYS,
+                )
+            changes["retention_days"] = retention_days
+        if archive_dir is not None:
+            changes["retention_archive_dir"] = str(self.check_archive_dir(archive_dir))
+        if retention_mode is not None:
+            if retention_mode not in RETENTION_MODES:
+                raise InvalidInput(
+                    f"the retention mode is one of: {', '.join(RETENTION_MODES)}",
+                    "retention_mode_unknown",
+                )
+            if retention_mode == "archive" and not (
+                changes.get("retention_archive_dir") or self.archive_dir
+            ):
+                raise InvalidInput(
+                    "archive mode needs an archive folder (--archive-dir DIR)",
+                    "archive_dir_needed",
+                )
+            changes["retention_mode"] = retention_mode
         if not changes:
             return
         with schema.transaction(self.conn):

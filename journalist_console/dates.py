@@ -12,6 +12,11 @@ import datetime as dt
 
 DEFAULT_DUE_DAYS = 30
 MAX_DUE_DAYS = 366
+# Retention of finished reports on the console (journalist_console/retention.py): removed this many
+# days after their last event (closing, or anything later); 0 keeps them forever.
+DEFAULT_RETENTION_DAYS = 365
+MIN_RETENTION_DAYS = 30
+MAX_RETENTION_DAYS = 3650
 
 
 def today() -> dt.date:

@@ -26,7 +26,7 @@ from journalist_console.errors import ConsoleError, InvalidInput, Unreadable
 MAX_NAME_CHARS = 120
 MAX_STRIP_BYTES = 64 * 1024 * 1024
 _SPECIAL = re.compile(r'[<>:"/\\|?*\x00]')
-_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
+_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?\Z", re.IGNORECASE)
 
 
 def safe_name(name: str | None, fallback: str = "file") -> str:

@@ -64,7 +64,7 @@ DEFAULT_USER = "investigator"
 DEFAULT_AUTHOR = "Inspektorat"
 MIN_PASSPHRASE_CHARS = 12
 MAX_PASSPHRASE_BYTES = 1024
-_USER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_USER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")
 BOX_SUFFIX = ".box"
 # argon2id cost of boxes written after init (None: keys.keyfiles.DEFAULT_KDF); tests lower it.
 NEW_BOX_KDF: KdfParams | None = None

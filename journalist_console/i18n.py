@@ -406,6 +406,107 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Frasa sandi terlalu pendek: paling sedikit {n} karakter.",
         "The passphrase is too short: at least {n} characters.",
     ),
+    # Retention (issue 10)
+    "retention": ("Retensi", "Retention"),
+    "retention_help": (
+        "Laporan yang selesai (ditutup, ditolak atau diteruskan) dihapus dari konsol sejumlah hari "
+        "setelah peristiwa terakhirnya (status akhir, atau tambahan informasi atau balasan "
+        "sesudahnya). Laporan dengan balasan yang belum diekspor atau kiriman yang belum "
+        "dikonfirmasi ke server menunggu ekspor berikutnya. Log audit hanya mencatat bahwa retensi "
+        "dijalankan dan berapa laporan yang dihapus; entri lama tetap menyebut nomor registrasi "
+        "karena rantai hash tidak boleh ditulis ulang.",
+        "Finished reports (closed, rejected or forwarded) are removed from the console a number "
+        "of days after their last event (the final status, or a later follow-up or reply). "
+        "A report with a reply not yet exported or an entry not yet acknowledged to the server "
+        "waits for the next export. The audit log records only that retention ran and how many "
+        "reports it removed; older entries still name register numbers, because the hash chain "
+        "must not be rewritten.",
+    ),
+    "retention_off": (
+        "Retensi nonaktif: laporan yang selesai disimpan selamanya.",
+        "Retention is off: finished reports are kept forever.",
+    ),
+    "retention_setting": (
+        "{days} hari setelah peristiwa terakhir laporan yang selesai, lalu {then}.",
+        "{days} days after a finished report's last event, then {then}.",
+    ),
+    "retention_then_delete": ("dihapus", "deleted"),
+    "retention_then_archive": (
+        "diarsipkan (terenkripsi) ke {folder} lalu dihapus",
+        "archived (encrypted) into {folder}, then deleted",
+    ),
+    "retention_days_label": (
+        "Hari retensi (0 = simpan selamanya)",
+        "Retention days (0 = keep forever)",
+    ),
+    "retention_mode_label": ("Setelah batas retensi", "After the retention limit"),
+    "retention_mode_delete": ("hapus", "delete"),
+    "retention_mode_archive": (
+        "arsipkan terenkripsi, lalu hapus",
+        "archive encrypted, then delete",
+    ),
+    "archive_dir_label": (
+        "Folder arsip (path lengkap, di luar folder konsol)",
+        "Archive folder (full path, outside the console's home)",
+    ),
+    "retention_save": ("Simpan pengaturan retensi", "Save the retention settings"),
+    "retention_saved": ("Pengaturan retensi disimpan.", "Retention settings saved."),
+    "retention_preview": (
+        "Uji coba (tanpa perubahan): jika dijalankan sekarang, {n} laporan akan dihapus "
+        "(peristiwa terakhir pada atau sebelum {cutoff}).",
+        "Dry run (nothing changes): if run now, {n} reports would be removed "
+        "(last event on or before {cutoff}).",
+    ),
+    "retention_waiting": (
+        "{n} laporan lain sudah melewati batas tetapi menunggu ekspor berikutnya.",
+        "{n} more are past the limit but wait for the next export.",
+    ),
+    "retention_confirm": (
+        "Saya mengerti bahwa laporan ini dihapus dari konsol untuk selamanya.",
+        "I understand that these reports are removed from the console for good.",
+    ),
+    "retention_run": ("Jalankan retensi sekarang", "Run retention now"),
+    "retention_manage": ("Retensi…", "Retention…"),
+    "retention_confirm_missing": (
+        "Centang kotak konfirmasi untuk menjalankan retensi.",
+        "Tick the confirmation box to run retention.",
+    ),
+    "retention_done": (
+        "Retensi selesai: {n} laporan dihapus.",
+        "Retention done: {n} reports removed.",
+    ),
+    "retention_archived": ("{n} arsip ditulis ke {folder}.", "{n} archives written into {folder}."),
+    "retention_not_archived": (
+        "{n} laporan tidak dapat diarsipkan dan tetap di konsol: {reasons}",
+        "{n} reports could not be archived and stay on the console: {reasons}",
+    ),
+    "retention_days_range": (
+        "Hari retensi harus 0 (simpan selamanya) atau antara {low} dan {high}.",
+        "Retention days must be 0 (keep forever) or between {low} and {high}.",
+    ),
+    "retention_days_invalid": (
+        "Hari retensi harus berupa bilangan bulat.",
+        "Retention days must be a whole number.",
+    ),
+    "retention_mode_unknown": ("Mode retensi tidak dikenal.", "Unknown retention mode."),
+    "archive_dir_absolute": (
+        "Tulis folder arsip sebagai path lengkap (folder harus sudah ada).",
+        "Give the archive folder as a full path (it must exist).",
+    ),
+    "archive_dir_missing": (
+        "Folder arsip {folder} tidak ada.",
+        "The archive folder {folder} does not exist.",
+    ),
+    "archive_dir_in_home": (
+        "Folder arsip harus berada di luar folder konsol: arsip di sana akan menyimpan apa yang "
+        "dihapus retensi.",
+        "The archive folder must be outside the console's home: an archive there would keep what "
+        "retention removes.",
+    ),
+    "archive_dir_needed": (
+        "Mode arsip memerlukan folder arsip.",
+        "Archive mode needs an archive folder.",
+    ),
 }
 
 

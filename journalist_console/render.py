@@ -186,6 +186,13 @@ def stats_text(stats: Stats) -> str:
     return "\n".join(lines)
 
 
+def retention_text(days: int, mode: str) -> str:
+    if days == 0:
+        return "off (finished reports are kept forever)"
+    then = "archive, then delete" if mode == "archive" else "delete"
+    return f"{days} days after a finished report's last event, then {then}"
+
+
 def account_list(accounts: list[Account]) -> str:
     lines = [f"{'NAME':<20} {'ROLE':<13} {'REPLIES SIGNED AS':<28} ADDED"]
     for account in accounts:

@@ -57,12 +57,14 @@ from journalist_console import (
     importer,
     metastrip,
     render,
+    retention,
     schema,
 )
 from journalist_console.console import (
     MAX_NOTE_CHARS,
     MAX_REPLY_CHARS,
     MAX_STATUS_NOTE_CHARS,
+    RETENTION_MODES,
     Console,
     FileInfo,
 )
@@ -84,10 +86,10 @@ LOOPBACK = "127.0.0.1"
 DEFAULT_IDLE_SECONDS = 15 * 60
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024 * 1024
 MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
-_TOKEN = re.compile(r"^[0-9a-f]{32}$")
-_ENTRY = re.compile(r"^[0-9a-f]{32}$")
-_EXPORT_NAME = re.compile(r"^wbs-console-[0-9]{5,}(-[0-9]+)?\.bundle$")
-_USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_TOKEN = re.compile(r"^[0-9a-f]{32}\Z")
+_ENTRY = re.compile(r"^[0-9a-f]{32}\Z")
+_EXPORT_NAME = re.compile(r"^wbs-console-[0-9]{5,}(-[0-9]+)?\.bundle\Z")
+_USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")
 
 _HEADERS = {
     "Content-Security-Policy": (
@@ -329,6 +331,7 @@ def _register(app: Flask, state: WebState) -> None:  # noqa: C901 - the route ta
             "category_label": lambda category: i18n.category_label(category, lang),
             "relation_label": lambda relation: i18n.relation_label(relation, lang),
             "STATUSES": list(STATUSES),
+            "RETENTION_MODES": list(RETENTION_MODES),
             "CATEGORIES": list(CATEGORIES),
             "unlocked": state.console is not None,
             "MAX_REPLY_CHARS": MAX_REPLY_CHARS,
@@ -750,7 +753,85 @@ def _register(app: Flask, state: WebState) -> None:  # noqa: C901 - the route ta
     @app.get("/stats")
     @_serialised
     def stats_page() -> Any:
-        return render_template("stats.html", stats=_console().stats(), today=dates.today())
+        console = _console()
+        return render_template(
+            "stats.html",
+            stats=console.stats(),
+            today=dates.today(),
+            retention=_retention_facts(console) if console.is_admin else None,
+        )
+
+    def retention_page(code: int = 200, error: str | None = None, **form: Any) -> Any:
+        console = _console()
+        accounts.require_admin(console, "manage retention")
+        return render_template(
+            "retention.html", retention=_retention_facts(console), form=form, error=error
+        ), code
+
+    @app.get("/retention")
+    @_serialised
+    def retention_view() -> Any:
+        return retention_page()
+
+    @app.post("/retention/settings")
+    @_serialised
+    def retention_settings() -> Any:
+        console = _console()
+        accounts.require_admin(console, "change the console's settings")
+        days_text = request.form.get("retention_days", "").strip()
+        mode = request.form.get("retention_mode", "") or None
+        folder = request.form.get("archive_dir", "").strip() or None
+        keep = {"retention_days": days_text, "archive_dir": folder or ""}
+        try:
+            try:
+                days = int(days_text) if days_text else None
+            except ValueError:
+                raise ConsoleError(
+                    "retention days must be a whole number", "retention_days_invalid"
+                ) from None
+            console.configure(retention_days=days, retention_mode=mode, archive_dir=folder)
+        except NotPermitted:
+            raise
+        except ConsoleError as exc:
+            return retention_page(400, i18n.error_text(exc, g.lang), **keep)
+        flash(i18n.text("retention_saved", g.lang), "ok")
+        return redirect(url_for("retention_view"))
+
+    @app.post("/retention/run")
+    @_serialised
+    def retention_run() -> Any:
+        console = _console()
+        accounts.require_admin(console, "run retention")
+        if request.form.get("confirm") != "yes":
+            return retention_page(400, i18n.text("retention_confirm_missing", g.lang))
+        try:
+            _confirm_passphrase(console)
+            result = retention.run(console)
+        except NotPermitted:
+            raise
+        except ConsoleError as exc:
+            return retention_page(400, i18n.error_text(exc, g.lang))
+        lang = g.lang
+        if result.archives:
+            flash(
+                i18n.text(
+                    "retention_archived",
+                    lang,
+                    n=len(result.archives),
+                    folder=result.plan.archive_dir or "",
+                ),
+                "ok",
+            )
+        flash(i18n.text("retention_done", lang, n=result.removed), "ok")
+        if result.not_archived:
+            reasons = "; ".join(f"{regno}: {why}" for regno, why in result.not_archived)
+            flash(
+                i18n.text(
+                    "retention_not_archived", lang, n=len(result.not_archived), reasons=reasons
+                ),
+                "error",
+            )
+        return redirect(url_for("retention_view"))
 
     @app.get("/audit")
     @_serialised
@@ -763,6 +844,19 @@ def _register(app: Flask, state: WebState) -> None:  # noqa: C901 - the route ta
         )
 
     _register_accounts(app, state)
+
+
+def _retention_facts(console: Console) -> dict[str, Any]:
+    """The retention setting and a dry-run preview (counts only), for an administrator's page."""
+    preview = retention.plan(console)
+    return {
+        "days": console.retention_days,
+        "mode": console.retention_mode,
+        "archive_dir": console.archive_dir,
+        "due": len(preview.due),
+        "waiting": preview.waiting,
+        "cutoff": preview.cutoff.isoformat() if preview.cutoff else None,
+    }
 
 
 def _session_user(state: WebState) -> str | None:

@@ -78,16 +78,17 @@ def _client(port: int, load: Load, counter: itertools.count, seed: int) -> None:
                  for n in range(rng.choice([1, 1, 2]))]
         sent = Sent(what, files)
         try:
-            for attempt in range(5):
+            for _attempt in range(60):
                 reporter = Reporter(Http(port, f"LoadClient/{seed}"))
                 try:
                     reporter.create()
                     break
                 except AssertionError:
-                    # 503 "busy, retry": the KDF slots were taken for too long.
+                    # 503 "busy, retry": beyond the KDF slots and a short queue the server
+                    # refuses at once (so pages stay fast); a client retries, with jitter.
                     with load.lock:
                         load.retries["create"] += 1
-                    time.sleep(0.5 * (attempt + 1))
+                    time.sleep(rng.uniform(0.2, 1.0))
             else:
                 raise AssertionError("create kept failing")
             sent.regno = reporter.submit(
