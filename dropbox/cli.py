@@ -92,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
     health.add_argument("--spill-dir", type=Path, default=None)
     health.add_argument("--torrc", type=Path, default=Path("/etc/tor/torrc"))
 
+    key_admin = commands.add_parser("keys", help="list, add or remove recipient/console keys")
+    key_admin.add_argument("--data", type=Path, required=True)
+    key_action = key_admin.add_mutually_exclusive_group()
+    key_action.add_argument("--add-recipient", type=Path, metavar="PUBFILE")
+    key_action.add_argument("--remove-recipient", metavar="FINGERPRINT")
+    key_action.add_argument("--add-console-key", type=Path, metavar="VERIFYFILE")
+    key_action.add_argument("--remove-console-key", metavar="FINGERPRINT")
+
     daily = commands.add_parser("maintain", help="daily retention job")
     daily.add_argument("--data", type=Path, required=True)
     # Simulating later days (tests, rehearsals); the real job always runs on today.
@@ -183,6 +191,37 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if not report.problems else 1
 
 
+def _keys(args: argparse.Namespace) -> int:
+    data = args.data
+    if args.add_recipient:
+        changed = instance_module.change_keys(
+            data, "recipients", add=read_public_key(args.add_recipient, "recipient")
+        )
+    elif args.remove_recipient:
+        changed = instance_module.change_keys(
+            data, "recipients", remove_fingerprint=args.remove_recipient
+        )
+    elif args.add_console_key:
+        changed = instance_module.change_keys(
+            data, "console_keys", add=read_public_key(args.add_console_key, "verify")
+        )
+    elif args.remove_console_key:
+        changed = instance_module.change_keys(
+            data, "console_keys", remove_fingerprint=args.remove_console_key
+        )
+    else:
+        changed = instance_module.load(data)
+    for key in changed.recipients:
+        print(f"  recipient key   {key.fingerprint}")
+    for key in changed.console_keys:
+        print(f"  console key     {key.fingerprint}")
+    if any(
+        (args.add_recipient, args.remove_recipient, args.add_console_key, args.remove_console_key)
+    ):
+        print("Saved. Restart the server (systemctl restart wbs-dropbox) to use the change.")
+    return 0
+
+
 def _maintain(args: argparse.Namespace) -> int:
     box = DropBox(instance_module.load(args.data))
     summary = maintain(box, args.as_of)
@@ -207,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "import": _import,
         "check": _check,
         "maintain": _maintain,
+        "keys": _keys,
     }
     try:
         return handlers[args.command](args)

@@ -30,6 +30,7 @@ from keys.encoding import b64decode, b64encode
 from keys.errors import KeyFileError
 from keys.keyfiles import (
     PublicKey,
+    PublicKind,
     parse_public_key,
     read_signing_key,
     verify_public_key,
@@ -133,6 +134,45 @@ def create(
     }
     # config.json is written last: its presence is what marks a complete instance.
     _write_private(data_dir / CONFIG_FILE, json.dumps(config, indent=1) + "\n")
+    return load(data_dir)
+
+
+KEY_LISTS: dict[str, PublicKind] = {"recipients": "recipient", "console_keys": "verify"}
+
+
+def change_keys(
+    data_dir: Path, which: str, add: PublicKey | None = None, remove_fingerprint: str | None = None
+) -> Instance:
+    """Add or remove one recipient or console key; config.json is rewritten atomically.
+
+    Adding keeps the old keys (rotation: the old recipient stays until its reports are
+    processed); the last key of a list cannot be removed. A running server reads the keys at
+    start, so it must be restarted.
+    """
+    kind = KEY_LISTS[which]
+    config_path = data_dir / CONFIG_FILE
+    load(data_dir)  # refuse to edit a configuration that does not load
+    config = json.loads(_read_private_text(config_path))
+    keys = [parse_public_key(line, kind) for line in config[which]]
+    if add is not None:
+        if add.kind != kind:
+            raise InstanceError(f"that is a {add.kind} key, not a {kind} key")
+        if add in keys:
+            raise InstanceError(f"key {add.fingerprint} is already configured")
+        keys.append(add)
+    if remove_fingerprint is not None:
+        wanted = remove_fingerprint.replace(" ", "").upper()
+        remaining = [key for key in keys if key.fingerprint.replace(" ", "") != wanted]
+        if len(remaining) == len(keys):
+            raise InstanceError(f"no configured {kind} key has fingerprint {remove_fingerprint}")
+        if not remaining:
+            raise InstanceError(f"refusing to remove the last {kind} key")
+        keys = remaining
+    config[which] = [key.to_line() for key in keys]
+    partial = config_path.with_name(CONFIG_FILE + ".new")
+    partial.unlink(missing_ok=True)
+    _write_private(partial, json.dumps(config, indent=1) + "\n")
+    os.replace(partial, config_path)
     return load(data_dir)
 
 
