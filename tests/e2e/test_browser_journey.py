@@ -196,9 +196,9 @@ def test_journey_without_javascript(
             regno = reporter.find("#regno").text.strip()
             assert re.fullmatch(r"WBS-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]", regno), regno
             assert ATTACHED[language] in reporter.find("main").text
-            reporter.click_and_wait(reporter.find("footer form[action='/logout'] button"))
+            reporter.click_and_wait(reporter.find("header form[action='/logout'] button"))
             page("logged-out")
-            assert not reporter.finds("footer form[action='/logout']")
+            assert not reporter.finds("header form[action='/logout']")
 
             # ---- reporter: back with the codename ---------------------------------------------
             reporter.click_and_wait(reporter.find("main a[href='/']"))
@@ -211,7 +211,7 @@ def test_journey_without_javascript(
             page("lookup-first", zoom_shot=True)
             card = reporter.find(f"#report-{regno}")
             assert STATUSES["received"][0 if language == "id" else 1] in card.text
-            reporter.click_and_wait(reporter.find("footer form[action='/logout'] button"))
+            reporter.click_and_wait(reporter.find("header form[action='/logout'] button"))
             page("logged-out-2")
 
             # ---- the USB stick, server to console ----------------------------------------------
@@ -295,7 +295,7 @@ def test_journey_without_javascript(
             assert report["reply"] not in reporter.text()
             assert reporter.finds("main .notice")  # "The reply was deleted."
             assert status_label in card.find_element("css selector", ".status-now").text
-            reporter.click_and_wait(reporter.find("footer form[action='/logout'] button"))
+            reporter.click_and_wait(reporter.find("header form[action='/logout'] button"))
             page("logged-out-3")
             reporter.get(site + "/lookup")  # the session is gone: back to the login page
             assert reporter.driver.current_url.endswith("/login"), reporter.driver.current_url
