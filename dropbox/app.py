@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,15 @@ from dropbox.uploads import EncryptingRequest, discard_unfinished
 from keys import tokens
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "templates" / "source"
-STATIC = ROOT / "templates" / "source" / "static"
+# In a checkout or an editable install the pages sit beside the packages; a wheel installs them
+# as data files under <prefix>/share/wbs-dropbox (setup.cfg [options.data_files]).
+_IN_TREE = ROOT / "templates" / "source"
+TEMPLATES = (
+    _IN_TREE
+    if _IN_TREE.is_dir()
+    else Path(sys.prefix) / "share" / "wbs-dropbox" / "templates" / "source"
+)
+STATIC = TEMPLATES / "static"
 # Space for the text fields and multipart framing on top of the attachments' limit.
 FORM_OVERHEAD_BYTES = 2 * 1024 * 1024
 MAX_FIELD_BYTES = 512 * 1024

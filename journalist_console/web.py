@@ -22,6 +22,7 @@ import hmac
 import re
 import secrets
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -80,7 +81,14 @@ from keys.errors import CryptoFormatError, WrongPassphrase
 from keys.keyfiles import PublicKey
 from keys.records import CATEGORIES, STATUSES
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "console"
+# Beside the packages in a checkout or editable install; under <prefix>/share/wbs-dropbox when
+# installed from a wheel (setup.cfg [options.data_files]).
+_IN_TREE = Path(__file__).resolve().parent.parent / "templates" / "console"
+TEMPLATES = (
+    _IN_TREE
+    if _IN_TREE.is_dir()
+    else Path(sys.prefix) / "share" / "wbs-dropbox" / "templates" / "console"
+)
 STATIC = TEMPLATES / "static"
 LOOPBACK = "127.0.0.1"
 DEFAULT_IDLE_SECONDS = 15 * 60
