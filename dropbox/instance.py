@@ -31,6 +31,7 @@ from keys.errors import KeyFileError
 from keys.keyfiles import (
     PublicKey,
     PublicKind,
+    new_signing_key,
     parse_public_key,
     read_signing_key,
     verify_public_key,
@@ -119,7 +120,7 @@ def create(
         data_dir / SALTS_FILE,
         json.dumps({"lookup": b64encode(lookup_salt), "key": b64encode(key_salt)}) + "\n",
     )
-    signing_key = nacl.signing.SigningKey.generate()
+    signing_key = new_signing_key()
     write_secret_key(data_dir / SIGNING_KEY_FILE, "ed25519-signing", bytes(signing_key), None)
     write_public_key(data_dir / SERVER_PUB_FILE, verify_public_key(signing_key))
     config = {

@@ -337,8 +337,8 @@ def init_home(
         if leftovers:
             raise ConsoleError(f"{root} is not empty; choose a new or empty directory")
         secrets_ = VaultSecrets(
-            identity=nacl.public.PrivateKey.generate(),
-            signing_key=nacl.signing.SigningKey.generate(),
+            identity=keyfiles.new_recipient_identity(),
+            signing_key=keyfiles.new_signing_key(),
             db_key=secrets.token_bytes(schema.KEY_BYTES),
         )
         for directory in (
@@ -349,7 +349,7 @@ def init_home(
             home.staging_dir,
         ):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        vault_key = nacl.public.PrivateKey.generate()
+        vault_key = keyfiles.new_recipient_identity()
         sealed = payload.seal_bytes(
             {"kind": SECRETS_KIND}, secrets_.encode(), [vault_key.public_key]
         )

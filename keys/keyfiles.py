@@ -114,6 +114,16 @@ class PublicKey:
         return nacl.signing.VerifyKey(self.raw)
 
 
+def new_recipient_identity() -> nacl.public.PrivateKey:
+    """A fresh X25519 key pair (inspectorate recipients, the console's vault key)."""
+    return nacl.public.PrivateKey.generate()
+
+
+def new_signing_key() -> nacl.signing.SigningKey:
+    """A fresh Ed25519 signing key (the server's and the console's bundle keys)."""
+    return nacl.signing.SigningKey.generate()
+
+
 def recipient_public_key(key: nacl.public.PublicKey | nacl.public.PrivateKey) -> PublicKey:
     public = key.public_key if isinstance(key, nacl.public.PrivateKey) else key
     return PublicKey("recipient", bytes(public))
