@@ -12,8 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, render_template, session
-from flask_babel import Babel, format_date, format_decimal, gettext, lazy_gettext
+from flask_babel import (
+    Babel,
+    format_date,
+    format_decimal,
+    get_translations,
+    gettext,
+    lazy_gettext,
+)
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from jinja2.runtime import Context
+from jinja2.utils import pass_context
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from dropbox import source
@@ -115,6 +124,7 @@ def create_app(dropbox: DropBox, overrides: dict[str, Any] | None = None) -> Fla
     session_store.start_sweeper()
     app.session_interface = MemorySessionInterface(session_store)
     Babel(app, locale_selector=current_language)
+    _install_fast_gettext(app)
     csrf = CSRFProtect(app)
     # Upload forms carry an upload ticket instead (checked in the view): it outlives the
     # in-memory session, so a slow upload is not refused when it finally arrives.
@@ -137,12 +147,32 @@ def create_app(dropbox: DropBox, overrides: dict[str, Any] | None = None) -> Fla
     @app.context_processor
     def template_globals() -> dict[str, Any]:
         return {
+            "_translations": get_translations(),
             "lang": current_language(),
             "logged_in": bool(session.get("source_id")),
             "upload_limit": dropbox.instance.upload_limit,
         }
 
     return app
+
+
+def _install_fast_gettext(app: Flask) -> None:
+    """Templates translate through the catalog looked up once per render (the context
+    processor puts it in `_translations`), not once per string: Flask-Babel's own callables
+    resolve the locale and catalog anew for each of a page's ~45 strings. Same catalog, same
+    output; Python code keeps using flask_babel.gettext."""
+
+    @pass_context
+    def template_gettext(context: Context, message: str) -> str:
+        return str(context["_translations"].ugettext(message))
+
+    @pass_context
+    def template_ngettext(context: Context, singular: str, plural: str, number: int) -> str:
+        return str(context["_translations"].ungettext(singular, plural, number))
+
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=template_gettext, ngettext=template_ngettext, newstyle=True
+    )
 
 
 def human_size(num_bytes: int) -> str:
