@@ -106,22 +106,7 @@ class ReportSummary:
     recused: bool = False  # the acting investigator recused themselves: show nothing else
 
     def as_json(self) -> dict[str, Any]:
-        if self.recused:
-            return {
-                "regno": self.regno,
-                "category": None,
-                "received_day": None,
-                "due_day": None,
-                "days_left": None,
-                "overdue": None,
-                "status": None,
-                "status_day": None,
-                "unread": None,
-                "readable": None,
-                "assignee": None,
-                "recused": True,
-            }
-        return {
+        row: dict[str, Any] = {
             "regno": self.regno,
             "category": self.category,
             "received_day": self.received_day,
@@ -133,8 +118,12 @@ class ReportSummary:
             "unread": self.unread,
             "readable": self.readable,
             "assignee": self.assignee,
-            "recused": False,
+            "recused": self.recused,
         }
+        if self.recused:
+            # Same keys, nothing but the register number: a recused investigator learns nothing.
+            row = {key: None for key in row} | {"regno": self.regno, "recused": True}
+        return row
 
 
 @dataclass(frozen=True)
