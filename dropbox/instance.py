@@ -63,6 +63,9 @@ class Instance:
     upload_limit: int
     session_idle_seconds: int
     retention_days: int
+    # How codenames become lookup ids and keys (docs/protocol.md, 6.3). Fixed at `init`: changing
+    # it would lock out every source that already has a codename.
+    codename_scheme: codename.Scheme = codename.CURRENT_SCHEME
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -132,6 +135,7 @@ def create(
         "upload_limit": upload_limit,
         "session_idle_seconds": DEFAULT_SESSION_IDLE_SECONDS,
         "retention_days": DEFAULT_RETENTION_DAYS,
+        "codename_scheme": codename.CURRENT_SCHEME,
     }
     # config.json is written last: its presence is what marks a complete instance.
     _write_private(data_dir / CONFIG_FILE, json.dumps(config, indent=1) + "\n")
@@ -206,6 +210,9 @@ def check_permissions(data_dir: Path) -> list[str]:
     return problems
 
 
+_SCHEMES: dict[object, codename.Scheme] = {1: 1, 2: 2}
+
+
 def load(data_dir: Path) -> Instance:
     config_path = data_dir / CONFIG_FILE
     if not config_path.exists():
@@ -225,6 +232,10 @@ def load(data_dir: Path) -> Instance:
         raise InstanceError(f"{config_path}: {exc}") from exc
     if not recipients:
         raise InstanceError(f"{config_path}: no recipient keys configured")
+    # An instance made before scheme 2 has no entry: its codenames were derived under scheme 1.
+    raw_scheme = config.get("codename_scheme", 1)
+    if isinstance(raw_scheme, bool) or raw_scheme not in _SCHEMES:
+        raise InstanceError(f"{config_path}: unknown codename_scheme {raw_scheme!r}")
     return Instance(
         data_dir=data_dir,
         instance_id=str(config["instance_id"]),
@@ -233,5 +244,6 @@ def load(data_dir: Path) -> Instance:
         upload_limit=int(config.get("upload_limit", DEFAULT_UPLOAD_LIMIT)),
         session_idle_seconds=int(config.get("session_idle_seconds", DEFAULT_SESSION_IDLE_SECONDS)),
         retention_days=int(config.get("retention_days", DEFAULT_RETENTION_DAYS)),
+        codename_scheme=_SCHEMES[raw_scheme],
         settings=config,
     )

@@ -126,7 +126,9 @@ class DropBox:
         self.store = Store(instance.data_dir / "store")
         self.db_path = instance.data_dir / "dropbox.db"
         self._db_key = instance.db_key()
-        self.deriver = deriver or CodenameDeriver(*instance.codename_salts())
+        self.deriver = deriver or CodenameDeriver(
+            *instance.codename_salts(), scheme=instance.codename_scheme
+        )
         self.recipients = instance.recipient_keys
 
     # -- storage plumbing -------------------------------------------------------------------

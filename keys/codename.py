@@ -1,13 +1,16 @@
-"""Codenames: generation from word lists, normalisation, and the two argon2id derivations.
+"""Codenames: generation from word lists, normalisation, and the derivation of a source's secrets.
 
 A codename is the reporter's only credential. From it the server derives, with two independent
-per-instance secret salts:
+per-instance secret salts (docs/protocol.md, 6.3; derivation scheme 2):
 
-    lookup_id  = argon2id(normalised codename, lookup_salt)    finds the source's rows
-    key_seed   = argon2id(normalised codename, key_salt)       seeds the source's X25519 key pair
+    master     = argon2id(normalised codename, lookup_salt)          one memory-hard run
+    lookup_id  = BLAKE2b(master, key=lookup_salt, "wbs-cn-lookup")   finds the source's rows
+    key_seed   = BLAKE2b(master, key=key_salt, "wbs-cn-seed")        seeds the source's X25519 pair
 
 Neither output reveals the other, and without the salts (kept in the data directory, never in the
 database) a copy of the database alone cannot be tested against guessed codenames at all.
+Instances created before scheme 2 keep scheme 1 (two argon2id runs, one per salt), recorded in
+their configuration, so that every codename already handed out still opens its reports.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import hashlib
 import math
 import re
 import secrets
-import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -26,7 +28,8 @@ from typing import Literal
 import nacl.public
 from argon2.low_level import Type, hash_secret_raw
 
-from keys.errors import CodenameError, KdfBusy
+from keys.admission import FifoGate
+from keys.errors import CodenameError
 
 Language = Literal["id", "en"]
 LANGUAGES: tuple[Language, ...] = ("id", "en")
@@ -37,13 +40,23 @@ MAX_CODENAME_CHARS = 256
 SALT_BYTES = 32
 
 
+Scheme = Literal[1, 2]
+CURRENT_SCHEME: Scheme = 2
+
+
 @dataclass(frozen=True)
 class CodenameKdfParams:
-    """argon2id cost per derivation (two per login). See docs/protocol.md for the reasoning."""
+    """argon2id cost of one derivation (scheme 2: one per login). The reasoning is in
+    docs/protocol.md, 6.3: the codename's entropy stops guessing; this cost is defence in depth
+    that must stay cheap enough to serve logins under a flood."""
 
     time_cost: int = 2
-    memory_cost_kib: int = 64 * 1024
+    memory_cost_kib: int = 19 * 1024
     parallelism: int = 1
+
+
+# Scheme 1 ran argon2id twice at this cost; instances created under it keep it.
+SCHEME_1_PARAMS = CodenameKdfParams(time_cost=2, memory_cost_kib=64 * 1024, parallelism=1)
 
 
 @cache
@@ -114,11 +127,13 @@ class SourceSecrets:
 
 
 class CodenameDeriver:
-    """Runs the two derivations under a global cap on concurrent KDF work.
+    """Derives a source's secrets from a codename, with the KDF behind a first-come,
+    first-served gate (keys/admission.py).
 
-    Each derivation holds 64 MiB; the semaphore bounds memory and CPU whatever the request rate,
-    and a request that cannot get a slot in `wait_seconds` gets KdfBusy (shown as "busy, retry")
-    instead of queueing without limit.
+    Each derivation holds its argon2id memory; `max_concurrent` bounds memory and CPU whatever the
+    request rate. A request that finds every slot busy waits its turn, up to `wait_seconds`,
+    behind at most `max_waiting` others; beyond either bound it gets KdfBusy ("busy, retry").
+    The bounds also keep a flood from parking every server thread in the queue.
     """
 
     def __init__(
@@ -126,21 +141,24 @@ class CodenameDeriver:
         lookup_salt: bytes,
         key_salt: bytes,
         max_concurrent: int = 2,
-        wait_seconds: float = 15.0,
+        wait_seconds: float = 5.0,
         params: CodenameKdfParams | None = None,
-        max_waiting: int = 2,
+        max_waiting: int = 4,
+        scheme: Scheme = CURRENT_SCHEME,
     ) -> None:
         if len(lookup_salt) < 16 or len(key_salt) < 16 or lookup_salt == key_salt:
             raise ValueError("two distinct salts of at least 16 bytes are required")
+        if scheme not in (1, 2):
+            raise ValueError(f"unknown codename derivation scheme {scheme!r}")
         self._lookup_salt = lookup_salt
         self._key_salt = key_salt
-        self._slots = threading.BoundedSemaphore(max_concurrent)
-        # At most `max_waiting` requests queue for a slot; beyond that a request is refused at
-        # once. Otherwise a login flood parks every server worker thread in this queue and
-        # every page of the site waits behind it.
-        self._admitted = threading.BoundedSemaphore(max_concurrent + max_waiting)
-        self._wait_seconds = wait_seconds
-        self._params = params or CodenameKdfParams()
+        self._gate = FifoGate(max_concurrent, max_waiting, wait_seconds)
+        self._scheme = scheme
+        self._params = params or (SCHEME_1_PARAMS if scheme == 1 else CodenameKdfParams())
+
+    @property
+    def params(self) -> CodenameKdfParams:
+        return self._params
 
     def _argon2(self, secret: bytes, salt: bytes) -> bytes:
         return hash_secret_raw(
@@ -154,20 +172,22 @@ class CodenameDeriver:
         )
 
     def derive(self, codename: str) -> SourceSecrets:
+        # The length cap and normalisation come first: a refused input never queues for the KDF.
         normal = normalize(codename).encode("utf-8")
-        if not self._admitted.acquire(blocking=False):
-            raise KdfBusy("too many codename checks waiting")
-        try:
-            if not self._slots.acquire(timeout=self._wait_seconds):
-                raise KdfBusy("too many codename checks at once")
-            try:
-                lookup_id = self._argon2(normal, self._lookup_salt).hex()
+        with self._gate.slot():
+            if self._scheme == 1:
+                lookup = self._argon2(normal, self._lookup_salt)
                 seed = self._argon2(normal, self._key_salt)
-            finally:
-                self._slots.release()
-        finally:
-            self._admitted.release()
-        return SourceSecrets(lookup_id, nacl.public.PrivateKey.from_seed(seed))
+            else:
+                master = self._argon2(normal, self._lookup_salt)
+                lookup = _label(master, self._lookup_salt, b"wbs-cn-lookup")
+                seed = _label(master, self._key_salt, b"wbs-cn-seed")
+        return SourceSecrets(lookup.hex(), nacl.public.PrivateKey.from_seed(seed))
+
+
+def _label(master: bytes, salt: bytes, person: bytes) -> bytes:
+    """One independent 32-byte output of the master secret, keyed by a per-instance salt."""
+    return hashlib.blake2b(master, key=salt, digest_size=32, person=person).digest()
 
 
 def new_salts() -> tuple[bytes, bytes]:

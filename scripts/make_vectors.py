@@ -276,7 +276,9 @@ _DERIVATIONS = [
     "Tulip-Ladder  OCEAN mosaic Zebra pencil glider",
     "kopi meja buku sawah pintu hujan lampu sepeda",
 ]
-_CODENAME_PARAMS = {"time_cost": 2, "memory_cost_kib": 65536, "parallelism": 1}
+_CODENAME_PARAMS = {"time_cost": 2, "memory_cost_kib": 19456, "parallelism": 1}
+# Scheme 1, kept by instances created before scheme 2: two argon2id runs at this cost.
+_CODENAME_PARAMS_V1 = {"time_cost": 2, "memory_cost_kib": 65536, "parallelism": 1}
 
 
 def _normalise(text: str) -> str:
@@ -303,27 +305,50 @@ def _wordlist_summary() -> dict[str, Any]:
     return lists
 
 
+def _source_key(text: str, lookup: bytes, seed: bytes) -> dict[str, Any]:
+    normal = _normalise(text)
+    private = hashlib.sha512(seed).digest()[:32]
+    public = x25519_public(private)
+    return {
+        "codename": text,
+        "normalised": normal,
+        "lookup_id": lookup.hex(),
+        "key_seed_hex": seed.hex(),
+        "private_key_hex": private.hex(),
+        "public_key_hex": public.hex(),
+        "public_line": public_line("wbs-recipient-v1", public),
+        "tag_hex": blake2b(normal.encode(), 32, key=TAG_KEY, person=b"wbs-cn-tag").hex(),
+    }
+
+
+def _source_key_lines(d: dict[str, Any]) -> list[str]:
+    return [
+        f"  - lookup_id `{d['lookup_id']}`",
+        f"  - key seed `{d['key_seed_hex']}`",
+        f"  - X25519 secret `{d['private_key_hex']}`",
+        f"  - public key `{d['public_key_hex']}`",
+        f"  - `{d['public_line']}`",
+        f"  - tag `{d['tag_hex']}`",
+    ]
+
+
 def codename_vectors() -> dict[str, Any]:
-    derivations = []
+    derivations, derivations_v1 = [], []
     for text in _DERIVATIONS:
-        normal = _normalise(text)
+        normal = _normalise(text).encode()
         p = _CODENAME_PARAMS
-        args = (p["time_cost"], p["memory_cost_kib"], p["parallelism"])
-        lookup = argon2id(normal.encode(), LOOKUP_SALT, *args)
-        seed = argon2id(normal.encode(), KEY_SALT, *args)
-        private = hashlib.sha512(seed).digest()[:32]
-        public = x25519_public(private)
-        derivations.append(
-            {
-                "codename": text,
-                "normalised": normal,
-                "lookup_id": lookup.hex(),
-                "key_seed_hex": seed.hex(),
-                "private_key_hex": private.hex(),
-                "public_key_hex": public.hex(),
-                "public_line": public_line("wbs-recipient-v1", public),
-                "tag_hex": blake2b(normal.encode(), 32, key=TAG_KEY, person=b"wbs-cn-tag").hex(),
-            }
+        master = argon2id(
+            normal, LOOKUP_SALT, p["time_cost"], p["memory_cost_kib"], p["parallelism"]
+        )
+        lookup = blake2b(master, 32, key=LOOKUP_SALT, person=b"wbs-cn-lookup")
+        seed = blake2b(master, 32, key=KEY_SALT, person=b"wbs-cn-seed")
+        derivations.append({"master_hex": master.hex(), **_source_key(text, lookup, seed)})
+        v1 = _CODENAME_PARAMS_V1
+        args = (v1["time_cost"], v1["memory_cost_kib"], v1["parallelism"])
+        derivations_v1.append(
+            _source_key(
+                text, argon2id(normal, LOOKUP_SALT, *args), argon2id(normal, KEY_SALT, *args)
+            )
         )
     return {
         "lookup_salt_hex": LOOKUP_SALT.hex(),
@@ -331,6 +356,8 @@ def codename_vectors() -> dict[str, Any]:
         "tag_key_hex": TAG_KEY.hex(),
         "params": _CODENAME_PARAMS,
         "derivations": derivations,
+        "params_v1": _CODENAME_PARAMS_V1,
+        "derivations_v1": derivations_v1,
         "normalisation": [{"input": a, "normalised": b} for a, b in _NORMALISATION],
         "refused": ["", " -_. ", "\u3000"],
         "words_needed": [
@@ -681,21 +708,27 @@ def render(v: dict[str, Any]) -> str:
     out += [
         "### Codenames",
         "",
-        f"Lookup salt `{cn['lookup_salt_hex']}`, key salt `{cn['key_salt_hex']}`, argon2id "
-        f"t={cn['params']['time_cost']}, m={cn['params']['memory_cost_kib']} KiB, "
-        f"p={cn['params']['parallelism']}, 32-byte output; tag key `{cn['tag_key_hex']}`.",
+        f"Lookup salt `{cn['lookup_salt_hex']}`, key salt `{cn['key_salt_hex']}`; tag key "
+        f"`{cn['tag_key_hex']}`. Scheme 2: argon2id t={cn['params']['time_cost']}, "
+        f"m={cn['params']['memory_cost_kib']} KiB, p={cn['params']['parallelism']}, 32-byte "
+        "output, then the two BLAKE2b labels.",
         "",
     ]
     for d in cn["derivations"]:
         out += [
             f"- codename `{d['codename']}` → normalised `{d['normalised']}`",
-            f"  - lookup_id `{d['lookup_id']}`",
-            f"  - key seed `{d['key_seed_hex']}`",
-            f"  - X25519 secret `{d['private_key_hex']}`",
-            f"  - public key `{d['public_key_hex']}`",
-            f"  - `{d['public_line']}`",
-            f"  - tag `{d['tag_hex']}`",
+            f"  - master `{d['master_hex']}`",
+            *_source_key_lines(d),
         ]
+    v1 = cn["params_v1"]
+    out += [
+        "",
+        f"Scheme 1 (two argon2id runs, t={v1['time_cost']}, m={v1['memory_cost_kib']} KiB, "
+        f"p={v1['parallelism']}), same salts:",
+        "",
+    ]
+    for d in cn["derivations_v1"]:
+        out += [f"- codename `{d['codename']}`", *_source_key_lines(d)]
     out += ["", "Normalisation (inputs as JSON strings):", ""]
     out += [f"- `{json.dumps(n['input'])}` → `{n['normalised']}`" for n in cn["normalisation"]]
     out += [f"- `{json.dumps(r)}` → refused (empty)" for r in cn["refused"]]

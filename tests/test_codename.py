@@ -189,7 +189,7 @@ def test_over_long_input_is_refused_before_any_kdf() -> None:
     finally:
         held.release.set()
         thread.join(10)
-    assert held.calls == 2  # the holder's two derivations, nobody else's
+    assert held.calls == 1  # the holder's one derivation, nobody else's
 
 
 # --- derivations ----------------------------------------------------------------------------
@@ -214,22 +214,55 @@ def test_derivations_are_deterministic_and_normalised() -> None:
     assert bytes(other.public_key) != bytes(base.public_key)
 
 
+def _cheap_argon2(normal: bytes, salt: bytes) -> bytes:
+    return hash_secret_raw(normal, salt, time_cost=1, memory_cost=64, parallelism=1,
+                           hash_len=32, type=Type.ID)  # fmt: skip
+
+
+def _blake(master: bytes, salt: bytes, person: bytes) -> bytes:
+    return hashlib.blake2b(master, key=salt, digest_size=32, person=person).digest()
+
+
 @settings(max_examples=4, deadline=None)
 @given(
     text=st.text(alphabet="abcdefghij -", min_size=1, max_size=30).filter(lambda t: t.strip(" -"))
 )
 def test_derivations_follow_the_spec(text: str) -> None:
-    """lookup_id = hex(argon2id(normal, lookup_salt)); the key pair comes from
-    argon2id(normal, key_salt) as a crypto_box seed (secret = SHA-512(seed)[:32])."""
+    """Scheme 2: master = argon2id(normal, lookup_salt); lookup_id = hex(BLAKE2b(master,
+    key=lookup_salt, person="wbs-cn-lookup")); the key pair comes from BLAKE2b(master,
+    key=key_salt, person="wbs-cn-seed") as a crypto_box seed (secret = SHA-512(seed)[:32])."""
     secrets_ = codename.CodenameDeriver(LOOKUP_SALT, KEY_SALT, params=CHEAP).derive(text)
+    master = _cheap_argon2(codename.normalize(text).encode(), LOOKUP_SALT)
+    assert secrets_.lookup_id == _blake(master, LOOKUP_SALT, b"wbs-cn-lookup").hex()
+    seed = _blake(master, KEY_SALT, b"wbs-cn-seed")
+    assert bytes(secrets_.private_key) == hashlib.sha512(seed).digest()[:32]
+
+
+def test_scheme_1_derivations_still_follow_their_spec() -> None:
+    """Instances made before scheme 2 keep it: lookup_id = hex(argon2id(normal, lookup_salt)),
+    key seed = argon2id(normal, key_salt), at 64 MiB unless told otherwise."""
+    text = "kopi meja buku sawah"
+    deriver = codename.CodenameDeriver(LOOKUP_SALT, KEY_SALT, params=CHEAP, scheme=1)
+    secrets_ = deriver.derive(text)
     normal = codename.normalize(text).encode()
+    assert secrets_.lookup_id == _cheap_argon2(normal, LOOKUP_SALT).hex()
+    seed = _cheap_argon2(normal, KEY_SALT)
+    assert bytes(secrets_.private_key) == hashlib.sha512(seed).digest()[:32]
+    default = codename.CodenameDeriver(LOOKUP_SALT, KEY_SALT, scheme=1)
+    assert default.params == codename.SCHEME_1_PARAMS
+    assert default.params.memory_cost_kib == 64 * 1024
+    with pytest.raises(ValueError, match="scheme"):
+        codename.CodenameDeriver(LOOKUP_SALT, KEY_SALT, scheme=3)  # type: ignore[arg-type]
 
-    def kdf(salt: bytes) -> bytes:
-        return hash_secret_raw(normal, salt, time_cost=1, memory_cost=64, parallelism=1,
-                               hash_len=32, type=Type.ID)  # fmt: skip
 
-    assert secrets_.lookup_id == kdf(LOOKUP_SALT).hex()
-    assert bytes(secrets_.private_key) == hashlib.sha512(kdf(KEY_SALT)).digest()[:32]
+def test_scheme_2_runs_argon2id_once_per_derivation() -> None:
+    counting = CountingDeriver(LOOKUP_SALT, KEY_SALT, params=CHEAP)
+    CountingDeriver.calls = 0
+    counting.derive("kopi meja buku sawah")
+    assert CountingDeriver.calls == 1
+    legacy = CountingDeriver(LOOKUP_SALT, KEY_SALT, params=CHEAP, scheme=1)
+    legacy.derive("kopi meja buku sawah")
+    assert CountingDeriver.calls == 3
 
 
 def test_lookup_and_key_salts_are_separated() -> None:
@@ -238,17 +271,16 @@ def test_lookup_and_key_salts_are_separated() -> None:
     swapped = codename.CodenameDeriver(KEY_SALT, LOOKUP_SALT, params=CHEAP).derive(text)
     assert swapped.lookup_id != normal.lookup_id
     assert bytes(swapped.public_key) != bytes(normal.public_key)
-    # Swapping the salts swaps the roles exactly: the stored lookup id of one instance is the
-    # secret key seed of the other, which is why the two salts must differ.
-    seed_of_swapped = hashlib.sha512(bytes.fromhex(normal.lookup_id)).digest()[:32]
-    assert bytes(swapped.private_key) == seed_of_swapped
-    # The lookup id, which is stored, is not the seed of the key, which is never stored.
-    assert hashlib.sha512(bytes.fromhex(normal.lookup_id)).digest()[:32] != bytes(
-        normal.private_key
-    )
+    # The stored lookup id is not the key seed, nor does it give it: the seed needs the key salt.
+    lookup = bytes.fromhex(normal.lookup_id)
+    assert hashlib.sha512(lookup).digest()[:32] != bytes(normal.private_key)
+    # Another key salt changes the key and nothing else; another lookup salt changes both.
     changed = codename.CodenameDeriver(LOOKUP_SALT, bytes([0x23]) * 32, params=CHEAP).derive(text)
     assert changed.lookup_id == normal.lookup_id
     assert bytes(changed.public_key) != bytes(normal.public_key)
+    moved = codename.CodenameDeriver(bytes([0x12]) * 32, KEY_SALT, params=CHEAP).derive(text)
+    assert moved.lookup_id != normal.lookup_id
+    assert bytes(moved.public_key) != bytes(normal.public_key)
 
 
 @pytest.mark.parametrize(
@@ -268,9 +300,12 @@ def test_new_salts() -> None:
 
 
 def test_default_kdf_parameters_are_the_documented_ones() -> None:
+    # Scheme 2's argon2id cost: above SecureDrop's scrypt (N=2^14, r=8: 16 MiB) in memory.
     assert codename.CodenameKdfParams() == codename.CodenameKdfParams(
-        time_cost=2, memory_cost_kib=64 * 1024, parallelism=1
+        time_cost=2, memory_cost_kib=19 * 1024, parallelism=1
     )
+    assert codename.CodenameKdfParams().memory_cost_kib * 1024 > 128 * 8 * 2**14
+    assert codename.CURRENT_SCHEME == 2
 
 
 # --- the concurrency cap --------------------------------------------------------------------

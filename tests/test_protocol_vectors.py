@@ -190,6 +190,16 @@ def test_signature_vector() -> None:
     )
 
 
+def _check_source_key(result: codename.SourceSecrets, case: dict[str, Any]) -> None:
+    assert result.lookup_id == case["lookup_id"]
+    assert bytes(result.private_key).hex() == case["private_key_hex"]
+    assert bytes(result.public_key).hex() == case["public_key_hex"]
+    assert bytes(nacl.public.PrivateKey.from_seed(bytes.fromhex(case["key_seed_hex"]))) == bytes(
+        result.private_key
+    )
+    assert keyfiles.recipient_public_key(result.public_key).to_line() == case["public_line"]
+
+
 @pytest.mark.parametrize(
     "case", vector("codename")["derivations"], ids=lambda d: d["normalised"][:12]
 )
@@ -201,15 +211,21 @@ def test_codename_derivation_vectors(case: dict[str, Any]) -> None:
     )
     result = deriver.derive(case["codename"])
     assert codename.normalize(case["codename"]) == case["normalised"]
-    assert result.lookup_id == case["lookup_id"]
-    assert bytes(result.private_key).hex() == case["private_key_hex"]
-    assert bytes(result.public_key).hex() == case["public_key_hex"]
-    assert bytes(nacl.public.PrivateKey.from_seed(bytes.fromhex(case["key_seed_hex"]))) == bytes(
-        result.private_key
-    )
-    assert keyfiles.recipient_public_key(result.public_key).to_line() == case["public_line"]
+    _check_source_key(result, case)
     tag = codename.codename_tag(case["codename"], bytes.fromhex(cn["tag_key_hex"]))
     assert tag.hex() == case["tag_hex"]
+
+
+@pytest.mark.parametrize(
+    "case", vector("codename")["derivations_v1"], ids=lambda d: d["normalised"][:12]
+)
+def test_codename_scheme_1_derivation_vectors(case: dict[str, Any]) -> None:
+    cn = vector("codename")
+    assert codename.CodenameKdfParams(**cn["params_v1"]) == codename.SCHEME_1_PARAMS
+    deriver = codename.CodenameDeriver(
+        bytes.fromhex(cn["lookup_salt_hex"]), bytes.fromhex(cn["key_salt_hex"]), scheme=1
+    )
+    _check_source_key(deriver.derive(case["codename"]), case)
 
 
 def test_codename_normalisation_and_word_count_vectors() -> None:
