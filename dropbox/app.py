@@ -73,6 +73,9 @@ ERROR_TEXTS = {
     403: lazy_gettext("You are not allowed to open this page."),
     404: lazy_gettext("This page does not exist."),
     405: lazy_gettext("This page cannot be used that way."),
+    408: lazy_gettext(
+        "What you sent arrived too slowly and was not received. Please go back and try again."
+    ),
     413: lazy_gettext(
         "What you sent is larger than this service accepts (at most %(limit)s per submission). "
         "Please send fewer or smaller files, or split them across a report and follow-ups."
@@ -84,6 +87,8 @@ ERROR_TEXTS = {
     ),
     503: lazy_gettext("The service is busy right now. Please wait a minute and try again."),
 }
+# The proxy's answers when the site does not answer in time or at all: to the reporter, busy.
+ERROR_TEXTS[502] = ERROR_TEXTS[504] = ERROR_TEXTS[503]
 ERROR_CODES = tuple(ERROR_TEXTS)
 OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 

@@ -15,11 +15,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from flask import Flask, render_template
-from flask_babel import force_locale, gettext
-
-from dropbox.app import FORM_OVERHEAD_BYTES, SECURITY_HEADERS, create_app, error_text
-from dropbox.i18n import LANGUAGES
+from dropbox.app import FORM_OVERHEAD_BYTES, create_app
+from dropbox.error_pages import page_headers, waitress_error_pages
 from dropbox.instance import Instance, check_permissions
 from dropbox.service import DropBox
 
@@ -88,23 +85,6 @@ def preflight(instance: Instance, host: str, allow_public: bool) -> None:
         raise ServeError("unsafe data directory: " + "; ".join(problems))
 
 
-def waitress_error_pages(app: Flask, upload_limit: int) -> dict[int, bytes]:
-    """The pages for errors waitress answers itself, before the app runs (a body over the limit,
-    a malformed request). No session exists yet, so each page carries both languages."""
-    pages = {}
-    with app.test_request_context("/"):
-        for code in (400, 413, 500):
-            sections = []
-            for language in LANGUAGES:
-                with force_locale(language):
-                    sections.append(
-                        (language, gettext("Something went wrong"), error_text(code, upload_limit))
-                    )
-            page = render_template("server_error.html", code=code, sections=sections)
-            pages[code] = page.encode("utf-8")
-    return pages
-
-
 def install_waitress_error_pages(pages: dict[int, bytes]) -> None:
     """Replace waitress's plain-text error bodies with ours, with the same security headers as
     every other response (waitress offers no hook for this; its Error class is the one place)."""
@@ -114,8 +94,7 @@ def install_waitress_error_pages(pages: dict[int, bytes]) -> None:
         error: waitress.utilities.Error, ident: str | None = None
     ) -> tuple[str, list[tuple[str, str]], bytes]:
         code = error.code if error.code in pages else (500 if error.code >= 500 else 400)
-        headers = [("Content-Type", "text/html; charset=utf-8"), *SECURITY_HEADERS.items()]
-        return f"{error.code} {error.reason}", headers, pages[code]
+        return f"{error.code} {error.reason}", page_headers(code), pages[code]
 
     waitress.utilities.Error.to_response = to_response
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import nacl.public
+from proxy_support import CircuitConnection
 
 from dropbox import db
 from keys import payload
@@ -172,16 +173,22 @@ def multipart(fields: Sequence[tuple[str, str]],
 
 
 class Http:
-    """One browser profile: one session cookie, a fixed User-Agent, no redirects followed."""
+    """One browser profile: one session cookie, a fixed User-Agent, no redirects followed. With
+    `circuit`, every connection arrives at HAProxy as a stream of that Tor circuit."""
 
-    def __init__(self, port: int, user_agent: str) -> None:
+    def __init__(self, port: int, user_agent: str, circuit: int | None = None) -> None:
         self.port = port
         self.user_agent = user_agent
+        self.circuit = circuit
         self.cookie: str | None = None
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 content_type: str | None = None, timeout: float = 120) -> Reply:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        connection = (
+            http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+            if self.circuit is None
+            else CircuitConnection("127.0.0.1", self.port, self.circuit, timeout=timeout)
+        )
         headers = {"User-Agent": self.user_agent, "Accept-Language": "en-US,en;q=0.5"}
         if self.cookie:
             headers["Cookie"] = self.cookie

@@ -44,6 +44,7 @@ from hostile_support import (
     store_problems,
     tree_blobs,
 )
+from proxy_support import running_proxy
 from server_support import Server, make_server, response_bundle
 
 from dropbox import instance as instance_module
@@ -123,6 +124,9 @@ class Session:
         found.update({f"wrong codename {k}": v
                       for k, v in encodings_of(self.wrong_codename).items()})
         found.update({f"user-agent {k}": v for k, v in encodings_of(self.user_agent).items()})
+        # Every reporter came through the proxy as a Tor circuit: no trace of a circuit id.
+        found.update({f"circuit address {k}": v
+                      for k, v in encodings_of("fc00:dead:beef:4dad").items()})
         return found
 
 
@@ -146,11 +150,13 @@ def scripted_session(tmp: Path, server: Server, user_agent: str) -> Session:
         "pseudonym2", "contact2", "filename2", "content2", "what3", "who3", "reply1",
         "author1", "statusnote1", "reply2", "deletedreply", "statusnote2", "wrongword")}
     started = time.time()
-    with real_server(server.data, tmp) as real:
+    circuits = iter(range(0x5E12_0000, 0x5E12_FFFF))
+    # The deployed path: every reporter reaches the site through HAProxy as its own Tor circuit.
+    with real_server(server.data, tmp) as real, running_proxy(real.port, tmp / "proxy") as proxy:
         assert isinstance(real, RealServer)
 
         def reporter() -> Reporter:
-            return Reporter(Http(real.port, user_agent))
+            return Reporter(Http(proxy.port, user_agent, circuit=next(circuits)))
 
         # Reporter 1: Indonesian codename, every field marked, two files, a refused form with an
         # attachment, a follow-up with a file.
@@ -243,9 +249,10 @@ def scripted_session(tmp: Path, server: Server, user_agent: str) -> Session:
                  for path in [server.data, store, store / "items", store / "pending"]}
         times.update({path: (path.stat().st_mtime, path.stat().st_atime, path.stat().st_ctime)
                       for path in server.data.rglob("*") if path not in times})
-        log_text = real.log_text()
-        logs = list(real.log_files)
         spill_files = [p for p in spill.rglob("*") if p.is_file()]
+    # The proxy has stopped too: what it wrote in its whole life is part of the audit.
+    log_text = real.log_text() + proxy.log_text()
+    logs = [*real.log_files, proxy.log]
     assert spill_files == [], f"files left in the spill directory: {spill_files}"
     return Session(
         tmp=tmp, data=server.data, spill=spill, logs=logs, log_text=log_text, markers=m,

@@ -1,0 +1,122 @@
+"""HAProxy in front of a real `dropbox serve`, as deployed: `deploy/haproxy.cfg` as shipped,
+with its two addresses from the environment, and clients that speak for Tor circuits.
+
+Tor's onion service (HiddenServiceExportCircuitID haproxy) opens every stream to the proxy with a
+PROXY protocol v1 line whose source address carries the circuit's number:
+    PROXY TCP6 fc00:dead:beef:4dad::AABB:CCDD ::1 <port> 80
+`CircuitConnection` sends that line first, so a test can be any number of circuits at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+HAPROXY_CFG = REPO / "deploy" / "haproxy.cfg"
+
+
+def haproxy_binary() -> str:
+    path = shutil.which("haproxy") or (
+        "/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None
+    )
+    if path is None:
+        pytest.skip("haproxy is not installed (scripts/system-packages.txt; `make test` has it)")
+    return path
+
+
+def circuit_address(circuit: int) -> str:
+    """The source address tor gives a circuit: its number in the last 32 bits."""
+    return f"fc00:dead:beef:4dad::{circuit >> 16:x}:{circuit & 0xFFFF:x}"
+
+
+def proxy_line(circuit: int) -> bytes:
+    return f"PROXY TCP6 {circuit_address(circuit)} ::1 {circuit % 65535 + 1} 80\r\n".encode()
+
+
+class CircuitConnection(http.client.HTTPConnection):
+    """An HTTP connection that arrives at the proxy as a stream of Tor circuit `circuit`."""
+
+    def __init__(self, host: str, port: int, circuit: int, timeout: float = 60) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.circuit = circuit
+
+    def connect(self) -> None:
+        super().connect()
+        assert self.sock is not None  # noqa: S101 (set by connect)
+        self.sock.sendall(proxy_line(self.circuit))
+
+
+def open_stream(port: int, circuit: int, timeout: float = 60) -> socket.socket:
+    """A raw stream of circuit `circuit` to the proxy, PROXY line sent; the caller writes HTTP."""
+    stream = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    stream.sendall(proxy_line(circuit))
+    return stream
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Proxy:
+    port: int
+    backend_port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+    stopped: bool = field(default=False)
+
+    def log_text(self) -> str:
+        return self.log.read_text("utf-8", "replace") if self.log.exists() else ""
+
+
+def wait_for_proxy(port: int, process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"haproxy exited with status {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"haproxy did not listen on {port} within {timeout} s")
+
+
+@contextlib.contextmanager
+def running_proxy(backend_port: int, logs: Path, config: Path = HAPROXY_CFG) -> Iterator[Proxy]:
+    """`haproxy -f deploy/haproxy.cfg` in the foreground, its output kept for the audits."""
+    binary = haproxy_binary()
+    port = free_port()
+    env = {
+        **os.environ,
+        "WBS_FRONT": f"127.0.0.1:{port}",
+        "WBS_BACKEND": f"127.0.0.1:{backend_port}",
+    }
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"haproxy-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [binary, "-db", "-f", str(config)], stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+    proxy = Proxy(port, backend_port, process, log)
+    try:
+        wait_for_proxy(port, process)
+        yield proxy
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
