@@ -4,7 +4,9 @@
 # runs deploy/install.sh with throw-away keys, then checks what the test suite cannot check
 # without systemd as PID 1 (docs/operator.md, "Verifying the installation"):
 #   - the site runs as wbs-dropbox with no capabilities, no new privileges, a seccomp filter;
-#   - its spill directory is a private tmpfs; the only listener is 127.0.0.1:8080; tor has none;
+#   - its spill directory is a private tmpfs; the site listens on 127.0.0.1:8090 only and HAProxy
+#     on 127.0.0.1:8080 only, and HAProxy runs as its own unprivileged user; tor has no listener;
+#   - a request through HAProxy with a PROXY line, as tor sends it, reaches the site;
 #   - a process in its cgroup may connect to 127.0.0.1 and nowhere else (IPAddressDeny; reported
 #     as SKIP where the container's systemd cannot enforce IP firewalls);
 #   - a report with a 3 MB attachment is filed over HTTP under the full sandbox
@@ -50,7 +52,7 @@ while [ $# -gt 0 ]; do
 done
 [ "$(id -u)" -eq 0 ] || die "run as root"
 command -v systemd-nspawn >/dev/null || die "systemd-nspawn is missing (apt-get install systemd-container)"
-for package in tor python3-venv; do
+for package in tor haproxy python3-venv; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
     die "install $package on this machine first (the container is a copy of it)"
 done
@@ -88,9 +90,9 @@ write_public_key(share / "console.pub", verify_public_key(nacl.signing.SigningKe
 EOF
 
 cat >"$share/report.py" <<'EOF'
-"""Files a report with an attachment of argv[1] bytes on 127.0.0.1:8080; prints the outcome."""
+"""Files a report with an attachment of argv[1] bytes on 127.0.0.1:8090; prints the outcome."""
 import http.cookiejar, os, re, sys, urllib.request, uuid
-base = "http://127.0.0.1:8080"
+base = "http://127.0.0.1:8090"
 opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 page = opener.open(base + "/generate").read().decode()
 csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
@@ -138,8 +140,22 @@ check "seccomp filter" grep -q '^Seccomp:[[:space:]]*2$' "/proc/$pid/status"
 check "spill is a private tmpfs" test "$(nsenter -t "$pid" -m findmnt -n -o FSTYPE \
   /run/wbs-dropbox/spill)" = tmpfs
 ss -ltnxpH
-check "site listens on 127.0.0.1:8080 only" test "$(ss -ltnpH | grep '"dropbox"' |
-  awk '{print $4}')" = 127.0.0.1:8080
+check "site listens on 127.0.0.1:8090 only" test "$(ss -ltnpH | grep '"dropbox"' |
+  awk '{print $4}')" = 127.0.0.1:8090
+check "proxy listens on 127.0.0.1:8080 only" test "$(ss -ltnpH | grep '"haproxy"' |
+  awk '{print $4}' | sort -u)" = 127.0.0.1:8080
+proxy_pid=$(systemctl show -p MainPID --value wbs-dropbox-proxy.service)
+check "proxy runs unprivileged" test "$(stat -c %u "/proc/$proxy_pid")" -ne 0
+check "proxy has no capabilities" grep -q '^CapEff:[[:space:]]*0000000000000000$' \
+  "/proc/$proxy_pid/status"
+through_proxy='import socket
+s = socket.create_connection(("127.0.0.1", 8080), 5)
+s.sendall(b"PROXY TCP6 fc00:dead:beef:4dad::1:2 ::1 1000 80\r\n"
+          b"GET /robots.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+print(s.recv(64).split(b"\r\n")[0].decode())'
+check "a request through the proxy reaches the site" test \
+  "$(python3 -c "$through_proxy")" = "HTTP/1.1 200 OK"
+check "Debian's haproxy.service is not running" test "$(systemctl is-active haproxy.service)" != active
 check "tor has no listener" test -z "$(ss -lnpH | grep '"tor"')"
 # IPAddressDeny=any except localhost: a process in the site's cgroup may reach 127.0.0.1 only.
 cgroup=$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")
@@ -157,7 +173,7 @@ except OSError as e:
 # The container has no network: give it a non-loopback address (on lo) to aim at.
 ip address add 10.255.1.1/32 dev lo
 control=$(systemd-run --quiet --pipe --wait -p IPAddressDeny=any python3 -c "$connect" \
-  127.0.0.1 8080 2>&1)
+  127.0.0.1 8090 2>&1)
 if [ "$control" = connected ]; then
   # systemd here cannot attach its BPF firewall (seen under systemd-nspawn): say so, do not pass.
   echo "SKIP IPAddressDeny: this systemd does not enforce IP firewalls (a unit with" \
@@ -168,7 +184,7 @@ else
   check "other addresses refused (EPERM) in the site's cgroup" test "$inside" = "PermissionError 1"
 fi
 check "loopback allowed in the site's cgroup" test \
-  "$(in_site_cgroup python3 -c "$connect" 127.0.0.1 8080)" = connected
+  "$(in_site_cgroup python3 -c "$connect" 127.0.0.1 8090)" = connected
 check "onion address" grep -qE '^[a-z2-7]{56}\.onion$' /var/lib/tor/wbs-dropbox/hostname
 check "report with a 3 MB file" test "$($python /share/report.py 3000000)" = filed
 check "dropbox check" wbs-dropbox check

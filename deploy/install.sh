@@ -8,13 +8,15 @@
 # Idempotent: a second run changes nothing that is already right. It never overwrites an existing
 # instance or key: `dropbox init` runs only when /var/lib/wbs-dropbox holds no instance.
 #
-# What it does: installs tor and python3-venv from Debian (only the missing ones); creates the
+# What it does: installs tor, haproxy and python3-venv from Debian (only the missing ones), and
+# disables Debian's own haproxy.service (the drop box runs its own, wbs-dropbox-proxy); creates the
 # system user wbs-dropbox; copies the source tree this script lives in to /opt/wbs-dropbox/src and
 # installs it (editable, so the templates beside the packages are found) into the virtualenv
 # /opt/wbs-dropbox/venv; creates /var/lib/wbs-dropbox (0700); runs `dropbox init` if there is no
 # instance yet; installs the systemd units, a drop-in sizing the upload spill tmpfs, the tor
-# configuration and the admin command /usr/local/sbin/wbs-dropbox; starts tor, the site and the
-# daily timer; waits for the onion address and prints it with the server key and `dropbox check`.
+# configuration and the admin command /usr/local/sbin/wbs-dropbox; starts tor, HAProxy, the site
+# and the daily timer; waits for the onion address and prints it with the server key and
+# `dropbox check`.
 #
 # --root DIR installs into a scratch root instead (for tests): every path is placed under DIR and
 # nothing on the live system is touched (no apt, no user, no chown, no systemctl, no tor restart).
@@ -31,7 +33,7 @@ readonly TOR_DEFAULTS=/usr/share/tor/tor-service-defaults-torrc
 readonly HS_DIR=/var/lib/tor/wbs-dropbox
 readonly ADMIN_TOOL=/usr/local/sbin/wbs-dropbox
 readonly TORRC_MARKER="managed by deploy/install.sh"
-readonly DEBIAN_PACKAGES=(tor python3 python3-venv)
+readonly DEBIAN_PACKAGES=(tor haproxy python3 python3-venv)
 # The source tree copied to /opt/wbs-dropbox/src: the packages, their templates and build files.
 readonly SOURCE_ITEMS=(pyproject.toml setup.cfg README.md keys dropbox journalist_console templates docs deploy)
 
@@ -49,6 +51,7 @@ SPILL_MIB=""
 RECIPIENTS=()
 CONSOLE_KEYS=()
 CHANGED_SITE=0
+CHANGED_PROXY=0
 CHANGED_TOR=0
 CHANGED_JOURNAL=0
 WORK_DIR=""
@@ -220,6 +223,11 @@ install_source() {
     STAGED_SRC=""
     return
   fi
+  # The proxy reads its configuration and error pages from the source tree.
+  if ! diff -r -q "$staged/deploy/haproxy.cfg" "$dest/deploy/haproxy.cfg" >/dev/null 2>&1 ||
+    ! diff -r -q "$staged/deploy/haproxy-errors" "$dest/deploy/haproxy-errors" >/dev/null 2>&1; then
+    CHANGED_PROXY=1
+  fi
   say "installing the source tree in $SRC_DIR"
   rm -rf -- "$dest"
   mv -- "$staged" "$dest"
@@ -365,6 +373,11 @@ install_units() {
       CHANGED_SITE=1
     fi
   done
+  if install_file "$DEPLOY_DIR/systemd/wbs-dropbox-proxy.service" \
+    "$units_dir/wbs-dropbox-proxy.service" 0644; then
+    say "installed $UNIT_DIR/wbs-dropbox-proxy.service"
+    CHANGED_PROXY=1
+  fi
 
   # The spill tmpfs: waitress holds each request body of more than 1 MiB in a file there until the
   # application has read it, so it must hold the uploads that may arrive at once. It is private to
@@ -446,18 +459,32 @@ install_admin_tool() {
   fi
 }
 
+# Debian's haproxy package enables its own haproxy.service (/etc/haproxy/haproxy.cfg, which logs to
+# syslog). The drop box's HAProxy is wbs-dropbox-proxy.service; the other one must not run.
+disable_debian_haproxy() {
+  local now=()
+  [ "$START" -eq 1 ] && now=(--now)
+  if systemctl is-enabled --quiet haproxy.service 2>/dev/null ||
+    { [ "$START" -eq 1 ] && systemctl is-active --quiet haproxy.service; }; then
+    say "disabling Debian's haproxy.service (the drop box runs wbs-dropbox-proxy.service)"
+    systemctl disable --quiet "${now[@]}" haproxy.service
+  fi
+}
+
 start_services() {
-  if [ "$START" -eq 0 ]; then
-    if live; then
-      systemctl daemon-reload
-    fi
+  if ! live; then
     return
   fi
   systemctl daemon-reload
+  disable_debian_haproxy
+  if [ "$START" -eq 0 ]; then
+    return
+  fi
   if [ "$CHANGED_JOURNAL" -eq 1 ]; then
     systemctl try-restart systemd-journald@wbs-dropbox.service
   fi
-  systemctl enable --quiet tor.service wbs-dropbox.service wbs-dropbox-maintain.timer
+  systemctl enable --quiet tor.service wbs-dropbox.service wbs-dropbox-proxy.service \
+    wbs-dropbox-maintain.timer
   if [ "$CHANGED_TOR" -eq 1 ]; then
     say "restarting tor"
     systemctl restart tor.service
@@ -470,18 +497,30 @@ start_services() {
   else
     systemctl start wbs-dropbox.service
   fi
+  if [ "$CHANGED_PROXY" -eq 1 ]; then
+    say "restarting the proxy"
+    systemctl restart wbs-dropbox-proxy.service
+  else
+    systemctl start wbs-dropbox-proxy.service
+  fi
   systemctl start wbs-dropbox-maintain.timer
 }
 
+# The whole path behind tor: HAProxy on 127.0.0.1:8080, given a PROXY line as tor sends it, and the
+# site behind it on 127.0.0.1:8090.
 wait_for_site() {
   local python
   python=$(venv_python)
-  "$python" - <<'EOF' || die "the site does not answer on 127.0.0.1:8080 (journalctl -u wbs-dropbox)"
-import sys, time, urllib.request
+  "$python" - <<'EOF' || die "the site does not answer through the proxy on 127.0.0.1:8080" \
+    "(journalctl --namespace=wbs-dropbox -u wbs-dropbox -u wbs-dropbox-proxy)"
+import socket, sys, time
+request = (b"PROXY TCP6 fc00:dead:beef:4dad::ffff:ffff ::1 65535 80\r\n"
+           b"GET /robots.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
 for _ in range(60):
     try:
-        with urllib.request.urlopen("http://127.0.0.1:8080/robots.txt", timeout=5) as reply:
-            if reply.status == 200:
+        with socket.create_connection(("127.0.0.1", 8080), timeout=5) as stream:
+            stream.sendall(request)
+            if stream.recv(64).startswith(b"HTTP/1.1 200"):
                 sys.exit(0)
     except OSError:
         pass
@@ -520,7 +559,8 @@ report() {
     printf '%s\n' "$check_output"
   elif live; then
     say "installed; nothing was started (--no-start). Start with:"
-    say "  systemctl restart tor.service wbs-dropbox.service; systemctl start wbs-dropbox-maintain.timer"
+    say "  systemctl restart tor.service wbs-dropbox.service wbs-dropbox-proxy.service"
+    say "  systemctl start wbs-dropbox-maintain.timer"
     return 0
   else
     say "scratch install in $ROOT complete (nothing started); check it with:"

@@ -10,8 +10,8 @@
 #   wbs-dropbox maintain              run the daily retention job now (sandboxed, via systemd)
 #   wbs-dropbox onion                 print the onion address
 #   wbs-dropbox server-key DEST       copy server.pub (for the console's first import) to DEST
-#   wbs-dropbox status                state of the site, tor and the daily timer
-#   wbs-dropbox logs [ARGS]           the site's journal (RAM only; ARGS go to journalctl)
+#   wbs-dropbox status                state of the site, its proxy, tor and the daily timer
+#   wbs-dropbox logs [ARGS]           site and proxy journal (RAM only; ARGS go to journalctl)
 set -euo pipefail
 
 readonly SERVICE_USER=wbs-dropbox
@@ -96,7 +96,8 @@ main() {
     onion) cat -- "$HOSTNAME_FILE" ;;
     server-key) cmd_server_key "$@" ;;
     status)
-      systemctl --no-pager status wbs-dropbox.service tor@default.service || true
+      systemctl --no-pager status wbs-dropbox.service wbs-dropbox-proxy.service \
+        tor@default.service || true
       systemctl --no-pager list-timers wbs-dropbox-maintain.timer
       ;;
     logs) journalctl --namespace=wbs-dropbox --no-pager "$@" ;;

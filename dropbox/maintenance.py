@@ -119,6 +119,13 @@ def _check_torrc(torrc: Path) -> list[str]:
     for port in values.get("hiddenserviceport", []):
         if "127.0.0.1" not in port and "unix:" not in port:
             problems.append(f"torrc: HiddenServicePort {port} does not target the loopback")
+    if values.get("hiddenserviceexportcircuitid", [""])[-1].lower() != "haproxy":
+        # Without it HAProxy sees tor's own address on every stream, so its per-circuit caps
+        # would be one cap for all: one flooding circuit would lock every reporter out.
+        problems.append(
+            "torrc: HiddenServiceExportCircuitID haproxy is missing (HAProxy cannot tell "
+            "circuits apart)"
+        )
     if values.get("hiddenservicepowdefensesenabled", ["0"])[-1] != "1":
         problems.append(
             "torrc: the onion proof-of-work defence is off (HiddenServicePoWDefensesEnabled 1)"

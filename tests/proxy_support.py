@@ -16,7 +16,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,8 +94,11 @@ def wait_for_proxy(port: int, process: subprocess.Popen[bytes], timeout: float =
 
 
 @contextlib.contextmanager
-def running_proxy(backend_port: int, logs: Path, config: Path = HAPROXY_CFG) -> Iterator[Proxy]:
-    """`haproxy -f deploy/haproxy.cfg` in the foreground, its output kept for the audits."""
+def running_proxy(
+    backend_port: int, logs: Path, config: Path = HAPROXY_CFG, launcher: Sequence[str] = ()
+) -> Iterator[Proxy]:
+    """`haproxy -f deploy/haproxy.cfg` in the foreground, its output kept for the audits;
+    `launcher` (a command prefix) runs it under a sandbox of a test's choosing."""
     binary = haproxy_binary()
     port = free_port()
     env = {
@@ -107,7 +110,10 @@ def running_proxy(backend_port: int, logs: Path, config: Path = HAPROXY_CFG) -> 
     log = logs / f"haproxy-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [binary, "-db", "-f", str(config)], stdout=out, stderr=subprocess.STDOUT, env=env
+            [*launcher, binary, "-db", "-f", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     proxy = Proxy(port, backend_port, process, log)
     try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import configparser
 import http.cookiejar
+import http.server
 import os
 import re
 import secrets
@@ -32,6 +33,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -40,6 +42,7 @@ from pathlib import Path
 import nacl.public
 import nacl.signing
 import pytest
+from proxy_support import CircuitConnection, running_proxy
 
 from dropbox.cli import _parser as dropbox_parser
 from dropbox.maintenance import _check_torrc
@@ -48,7 +51,8 @@ from keys.keyfiles import recipient_public_key, verify_public_key, write_public_
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
-UNITS = ("wbs-dropbox.service", "wbs-dropbox-maintain.service", "wbs-dropbox-maintain.timer")
+UNITS = ("wbs-dropbox.service", "wbs-dropbox-maintain.service", "wbs-dropbox-maintain.timer",
+         "wbs-dropbox-proxy.service")
 INSTALLED_DROPBOX = "/opt/wbs-dropbox/venv/bin/dropbox"
 TOR_DEFAULTS = Path("/usr/share/tor/tor-service-defaults-torrc")
 VENV = Path(sys.executable).parent.parent
@@ -195,10 +199,12 @@ def test_systemd_analyze_verify_catches_a_typo(scratch_install: Path, tmp_path: 
 
 @pytest.mark.parametrize(("unit", "threshold"), [
     ("wbs-dropbox.service", 15), ("wbs-dropbox-maintain.service", 10),
+    ("wbs-dropbox-proxy.service", 15),
 ])
 def test_units_exposure_is_low(scratch_install: Path, tmp_path: Path, unit: str,
                                threshold: int) -> None:
-    """`systemd-analyze security` rates the site at most 1.5 and the job at most 1.0 out of 10."""
+    """`systemd-analyze security` rates the site and the proxy at most 1.5 and the job at most
+    1.0 out of 10."""
     tool = systemd_analyze()
     analyzable_units(scratch_install, tmp_path / "units")
     result = run(tool, "security", "--offline=true", f"--threshold={threshold}", "--no-pager",
@@ -263,9 +269,42 @@ def test_site_unit_runs_the_site_on_loopback_with_a_ram_spill() -> None:
     # The arguments must still be accepted by the server's own command line.
     args = dropbox_parser().parse_args(argv[1:])
     assert (args.command, str(args.data), args.host, args.port) == (
-        "serve", "/var/lib/wbs-dropbox", "127.0.0.1", 8080)
+        "serve", "/var/lib/wbs-dropbox", "127.0.0.1", 8090)
     assert str(args.spill_dir) == "/run/wbs-dropbox/spill"
     assert not args.allow_persistent_spill and not args.allow_public_bind
+
+
+PROXY_HARDENING = {
+    key: value for key, value in HARDENING.items()
+    if key not in ("User", "Group", "ReadWritePaths")
+} | {"DynamicUser": "yes", "IPAddressAllow": "localhost"}
+
+
+def test_proxy_unit_carries_the_hardening() -> None:
+    """The proxy runs as a user of its own, made for the run, under the site's sandbox; only
+    @resources is allowed, since HAProxy sets its own file limit and stops if it cannot."""
+    service = unit_settings(DEPLOY / "systemd/wbs-dropbox-proxy.service")["Service"]
+    for key, value in PROXY_HARDENING.items():
+        assert service.get(key) == [value], f"{key}={service.get(key)}"
+    assert service["SystemCallFilter"] == ["@system-service", "~@privileged"]
+    assert "MemoryMax" in service and "TasksMax" in service
+    assert "ReadWritePaths" not in service and "User" not in service
+
+
+def test_proxy_unit_sits_between_tor_and_the_site() -> None:
+    """The addresses agree end to end: tor's onion port leads to the proxy's front, the proxy's
+    back to the port the site unit serves on; the proxy runs the shipped configuration."""
+    proxy = unit_settings(DEPLOY / "systemd/wbs-dropbox-proxy.service")["Service"]
+    env = dict(item.split("=", 1) for line in proxy["Environment"] for item in line.split())
+    torrc = (DEPLOY / "torrc").read_text("utf-8")
+    assert f"HiddenServicePort 80 {env['WBS_FRONT']}\n" in torrc
+    assert "HiddenServiceExportCircuitID haproxy\n" in torrc
+    site = unit_settings(DEPLOY / "systemd/wbs-dropbox.service")["Service"]
+    args = dropbox_parser().parse_args(site["ExecStart"][0].split()[1:])
+    assert env["WBS_BACKEND"] == f"{args.host}:{args.port}"
+    assert proxy["ExecStart"] == [
+        "/usr/sbin/haproxy -Ws -f /opt/wbs-dropbox/src/deploy/haproxy.cfg"]
+    assert proxy["Type"] == ["notify"]
 
 
 def test_maintenance_runs_daily_without_network() -> None:
@@ -310,6 +349,17 @@ def defaults_for_test(tmp_path: Path) -> Path:
 
 def test_torrc_passes_the_drop_box_check() -> None:
     assert _check_torrc(DEPLOY / "torrc") == []
+
+
+def test_the_drop_box_check_wants_circuit_ids_for_the_proxy(tmp_path: Path) -> None:
+    """Without HiddenServiceExportCircuitID, every stream reaches HAProxy from tor's own address:
+    one flooding circuit would spend every circuit's allowance."""
+    torrc = tmp_path / "torrc"
+    torrc.write_text((DEPLOY / "torrc").read_text("utf-8").replace(
+        "HiddenServiceExportCircuitID haproxy\n", ""))
+    assert _check_torrc(torrc) == [
+        "torrc: HiddenServiceExportCircuitID haproxy is missing (HAProxy cannot tell circuits "
+        "apart)"]
 
 
 def test_torrc_passes_tor_verify_config(tmp_path: Path) -> None:
@@ -500,6 +550,41 @@ def test_site_works_under_memory_deny_write_execute(tmp_path: Path, ram_dir: Pat
     assert "MemoryError" not in output and "PermissionError" not in output, output
     stored = sorted((data / "store" / "items").glob("*.env"))
     assert len(stored) == 2 and max(path.stat().st_size for path in stored) > 2 * 1024 * 1024
+
+
+def test_proxy_works_under_memory_deny_write_execute(tmp_path: Path) -> None:
+    """HAProxy with the shipped configuration, under the MemoryDenyWriteExecute rules of its
+    unit, passes a circuit's request to the site and its own 429 page to a circuit over a cap."""
+    launcher = mdwe_launcher()
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TinySite)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        with running_proxy(site.server_address[1], tmp_path / "proxy",
+                           launcher=launcher) as proxy:
+            statuses = []
+            for _ in range(12):
+                connection = CircuitConnection("127.0.0.1", proxy.port, circuit=77, timeout=10)
+                connection.request("POST", "/login", body=b"codename=x",
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+                statuses.append(connection.getresponse().status)
+                connection.close()
+            assert proxy.process.poll() is None
+    finally:
+        site.shutdown()
+    assert statuses == [200] * 10 + [429] * 2, statuses
+    assert "Permission denied" not in proxy.log_text(), proxy.log_text()
+
+
+class _TinySite(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 (the handler API's name)
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
 
 
 # -- install.sh in a scratch root ---------------------------------------------------------------
