@@ -23,6 +23,7 @@ from typing import Any
 import nacl.public
 import nacl.signing
 
+from bench.circuits import CircuitConnection
 from bench.common import VENV_BIN, bench_env, free_port, started
 from dropbox import instance as instance_module
 from keys import payload
@@ -147,17 +148,27 @@ class Reply:
 
 
 class Client:
-    """One keep-alive connection with the session cookie; reconnects if the server closed it."""
+    """One keep-alive connection with the session cookie; reconnects if the server closed it.
+    With `circuit`, every connection arrives at HAProxy as a stream of that Tor circuit (a PROXY
+    protocol line first, see bench/circuits.py)."""
 
-    def __init__(self, port: int, timeout: float = 120.0) -> None:
+    def __init__(self, port: int, timeout: float = 120.0, circuit: int | None = None) -> None:
         self.port = port
         self.timeout = timeout
+        self.circuit = circuit
         self.cookie: str | None = None
         self._conn: http.client.HTTPConnection | None = None
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
-            self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            if self.circuit is None:
+                self._conn = http.client.HTTPConnection(
+                    "127.0.0.1", self.port, timeout=self.timeout
+                )
+            else:
+                self._conn = CircuitConnection(
+                    "127.0.0.1", self.port, self.circuit, timeout=self.timeout
+                )
         return self._conn
 
     def close(self) -> None:
