@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import nacl.public
-
 from dropbox import db
 from dropbox.instance import Instance
 from dropbox.store import PendingFile, Store, StoreError, coarsen_times
@@ -25,6 +23,7 @@ from keys import codename, payload
 from keys.codename import CodenameDeriver, SourceSecrets
 from keys.errors import EnvelopeError
 from keys.keyfiles import parse_public_key, recipient_public_key
+from keys.keytypes import RecipientIdentity, RecipientKey
 from keys.records import new_id, new_regno, today
 
 MAX_FILENAME_CHARS = 255
@@ -49,7 +48,7 @@ class EncryptedUpload:
     def __init__(
         self,
         store: Store,
-        recipients: Sequence[nacl.public.PublicKey],
+        recipients: Sequence[RecipientKey],
         filename: str,
         media_type: str,
     ) -> None:
@@ -201,7 +200,7 @@ class DropBox:
             ).fetchone()
         return str(row["source_id"]) if row else None
 
-    def source_public_key(self, source_id: str) -> nacl.public.PublicKey:
+    def source_public_key(self, source_id: str) -> RecipientKey:
         with self.connection() as connection:
             row = connection.execute(
                 "SELECT public_key FROM sources WHERE source_id = ?", (source_id,)
@@ -295,7 +294,7 @@ class DropBox:
 
     # -- what a returning source sees ---------------------------------------------------
 
-    def reports_for(self, source_id: str, source_key: nacl.public.PrivateKey) -> list[ReportView]:
+    def reports_for(self, source_id: str, source_key: RecipientIdentity) -> list[ReportView]:
         """The source's reports with statuses and replies, decrypted in memory only."""
         with self.connection() as connection:
             reports = connection.execute(
@@ -329,7 +328,7 @@ class DropBox:
                 views.append(view)
         return views
 
-    def _open_response(self, row: sqlite3.Row, source_key: nacl.public.PrivateKey) -> ResponseView:
+    def _open_response(self, row: sqlite3.Row, source_key: RecipientIdentity) -> ResponseView:
         view = ResponseView(row["response_id"], row["kind"], row["day"], readable=False)
         try:
             with self.store.open_item(row["response_id"]) as handle:

@@ -55,9 +55,9 @@ from journalist_console.home import (
     Home,
     check_new_passphrase,
     check_user_name,
-    wipe_file,
     write_user_box,
 )
+from keys.disk import wipe_file
 
 if TYPE_CHECKING:
     from journalist_console.console import Console

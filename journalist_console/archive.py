@@ -43,8 +43,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nacl.public
-
 from journalist_console import accounts, audit, dates, files, render, schema
 from journalist_console.console import (
     Console,
@@ -52,9 +50,10 @@ from journalist_console.console import (
     parse_report_document,
 )
 from journalist_console.errors import ConsoleError, Recused, Unreadable
-from journalist_console.home import wipe_file
 from keys import payload
+from keys.disk import fsync_dir, wipe_file
 from keys.errors import EnvelopeError
+from keys.keytypes import RecipientIdentity, RecipientKey
 from keys.records import new_id
 
 ARCHIVE_KIND = "wbs-console-archive"
@@ -266,7 +265,7 @@ def _raw_member(name: str, path: Path) -> _Member:
 
 
 def write_archive(
-    console: Console, regno: str, folder: Path, recipients: list[nacl.public.PublicKey]
+    console: Console, regno: str, folder: Path, recipients: list[RecipientKey]
 ) -> Written:
     """Write and verify one report's archive in `folder`; ArchiveError leaves nothing behind."""
     members = _report_members(console, regno)
@@ -297,7 +296,7 @@ def write_archive(
             os.fsync(handle.fileno())
         _publish(partial, final)
         linked = True
-        _fsync_dir(folder)
+        fsync_dir(folder)
         found = verify_archive(final, console.identities())
         if found != expected:
             raise ArchiveError(f"the archive of {regno} does not read back as written")
@@ -347,14 +346,6 @@ def remove_partials(folder: Path) -> None:
         return
     for path in leftovers:
         wipe_file(path)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -458,7 +449,7 @@ def _is_id(text: str) -> bool:
 
 def _read(
     path: Path,
-    identities: list[nacl.public.PrivateKey],
+    identities: list[RecipientIdentity],
     open_member: Callable[[str, int], Any],
     close_member: Callable[[str], None],
 ) -> None:
@@ -479,9 +470,7 @@ def _read(
     reader.finish()
 
 
-def verify_archive(
-    path: Path, identities: list[nacl.public.PrivateKey]
-) -> list[tuple[str, int, str]]:
+def verify_archive(path: Path, identities: list[RecipientIdentity]) -> list[tuple[str, int, str]]:
     """(name, size, SHA-256) of every member, in order, read back from the archive."""
     found: list[tuple[str, int, str]] = []
     current: list[Any] = []

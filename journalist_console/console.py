@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-import nacl.public
-
 from journalist_console import accounts, audit, dates, schema
 from journalist_console.errors import ConsoleError, InvalidInput, UnknownReport, Unreadable
 from journalist_console.home import (
@@ -35,11 +33,12 @@ from journalist_console.home import (
     VaultSecrets,
     cleanup_boxes,
     unlock_vault,
-    wipe_file,
 )
 from keys import envelope, keyfiles, payload
+from keys.disk import wipe_file
 from keys.encoding import canonical_json
 from keys.errors import EnvelopeError, KeyFileError
+from keys.keytypes import RecipientIdentity, RecipientKey
 from keys.records import CATEGORIES, FINAL_STATUSES, RELATIONS, STATUSES, new_id, normalize_regno
 
 MAX_REPLY_CHARS = 10_000
@@ -434,7 +433,7 @@ class Console:
                 schema.set_setting(self.conn, name, str(value))
             audit.append(self.conn, self.user, "configured", None, changes)
 
-    def inspectorate_recipients(self) -> list[nacl.public.PublicKey]:
+    def inspectorate_recipients(self) -> list[RecipientKey]:
         """This console's own key first, then any extra inspectorate keys configured."""
         keys = [self.vault.identity.public_key]
         for row in self.conn.execute("SELECT public_key FROM recipients ORDER BY added_day"):
@@ -459,7 +458,7 @@ class Console:
 
     # -- reading envelopes ----------------------------------------------------------------------
 
-    def identities(self) -> list[nacl.public.PrivateKey]:
+    def identities(self) -> list[RecipientIdentity]:
         return [self.vault.identity]
 
     def open_document(self, path: Path) -> tuple[dict[str, Any], bytes]:
@@ -783,7 +782,7 @@ class Console:
 
     # -- actions ------------------------------------------------------------------------------
 
-    def _source_key(self, regno: str) -> nacl.public.PublicKey:
+    def _source_key(self, regno: str) -> RecipientKey:
         row = self.conn.execute(
             "SELECT s.public_key FROM reports r JOIN sources s USING (source_id) WHERE r.regno = ?",
             (regno,),

@@ -45,15 +45,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nacl.public
-import nacl.signing
-
 from journalist_console import audit, dates, schema
 from journalist_console.errors import ConsoleBusy, ConsoleError, NotInitialised
 from keys import keyfiles, passbox, payload
+from keys.disk import fsync_dir, wipe_file
 from keys.encoding import b64decode, b64encode
 from keys.errors import EnvelopeError, KeyFileError
 from keys.keyfiles import DEFAULT_KDF, KdfParams, PublicKey
+from keys.keytypes import (
+    RecipientIdentity,
+    SigningKey,
+    new_recipient_identity,
+    new_signing_key,
+    recipient_identity,
+    signing_key,
+)
 
 HOME_FORMAT = "wbs-console-home"
 HOME_VERSION = 1
@@ -247,8 +253,8 @@ class HomeLock:
 class VaultSecrets:
     """What an unlock yields; held in memory only while the console is open."""
 
-    identity: nacl.public.PrivateKey
-    signing_key: nacl.signing.SigningKey
+    identity: RecipientIdentity
+    signing_key: SigningKey
     db_key: bytes
 
     def encode(self) -> bytes:
@@ -272,8 +278,8 @@ class VaultSecrets:
             if len(db_key) != schema.KEY_BYTES:
                 raise ValueError("bad database key")
             return cls(
-                identity=nacl.public.PrivateKey(b64decode(document["recipient"])),
-                signing_key=nacl.signing.SigningKey(b64decode(document["signing"])),
+                identity=recipient_identity(b64decode(document["recipient"])),
+                signing_key=signing_key(b64decode(document["signing"])),
                 db_key=db_key,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -337,8 +343,8 @@ def init_home(
         if leftovers:
             raise ConsoleError(f"{root} is not empty; choose a new or empty directory")
         secrets_ = VaultSecrets(
-            identity=keyfiles.new_recipient_identity(),
-            signing_key=keyfiles.new_signing_key(),
+            identity=new_recipient_identity(),
+            signing_key=new_signing_key(),
             db_key=secrets.token_bytes(schema.KEY_BYTES),
         )
         for directory in (
@@ -349,7 +355,7 @@ def init_home(
             home.staging_dir,
         ):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        vault_key = keyfiles.new_recipient_identity()
+        vault_key = new_recipient_identity()
         sealed = payload.seal_bytes(
             {"kind": SECRETS_KIND}, secrets_.encode(), [vault_key.public_key]
         )
@@ -432,7 +438,7 @@ def unlock_vault(
     try:
         meta, content = payload.open_bytes(
             home.secrets_file.read_bytes(),
-            [nacl.public.PrivateKey(vault_key)],
+            [recipient_identity(vault_key)],
             max_content=payload.MAX_META_BYTES,
         )
     except OSError as exc:
@@ -501,43 +507,9 @@ def replace_file(path: Path, data: bytes) -> None:
     except FileNotFoundError:
         pass
     os.replace(fresh, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     if had_old:
         wipe_file(old)
-
-
-def wipe_file(path: Path) -> bool:
-    """Overwrite a file's content with random bytes, then zeros, fsync, unlink; fsync the directory.
-
-    Best effort against recovery from the disk: on a journalling, copy-on-write or flash file
-    system old blocks may survive elsewhere (see docs/console-design.md). False if there was no
-    such file.
-    """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return False
-    except OSError:  # a symlink or something odd where a box should be: just remove the name
-        path.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
-        return True
-    try:
-        size = os.fstat(fd).st_size
-        for pattern in (None, b"\0"):
-            os.lseek(fd, 0, os.SEEK_SET)
-            left = size
-            while left > 0:
-                chunk = min(left, 64 * 1024)
-                os.write(fd, secrets.token_bytes(chunk) if pattern is None else pattern * chunk)
-                left -= chunk
-            os.fsync(fd)
-        os.ftruncate(fd, 0)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    path.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-    return True
 
 
 def _remove_leftover(leftover: Path, live: Path) -> None:
@@ -548,7 +520,7 @@ def _remove_leftover(leftover: Path, live: Path) -> None:
         same = False
     if same:
         leftover.unlink(missing_ok=True)
-        _fsync_dir(leftover.parent)
+        fsync_dir(leftover.parent)
     else:
         wipe_file(leftover)
 
@@ -564,11 +536,3 @@ def cleanup_boxes(home: Home) -> None:
             wipe_file(path)
         elif path.name.endswith(".box.old"):
             _remove_leftover(path, path.with_name(path.name.removesuffix(".old")))
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -33,6 +33,7 @@ from journalist_console.console import (
 )
 from journalist_console.errors import ConsoleError, ImportRefused, Unreadable
 from keys import bundle, records
+from keys.disk import fsync_dir
 from keys.errors import EnvelopeError
 from keys.keyfiles import PublicKey
 
@@ -62,14 +63,6 @@ class _Prepared:
     name: str | None = None
     media_type: str | None = None
     size: int | None = None
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _prepare(console: Console, entry: dict[str, Any], staged: Path, sha256: str) -> _Prepared:
@@ -310,7 +303,7 @@ def _import_staged(
                 },
             )
             if moved:
-                _fsync_dir(console.home.entries_dir)
+                fsync_dir(console.home.entries_dir)
     except BaseException as exc:
         for target in moved:
             target.unlink(missing_ok=True)

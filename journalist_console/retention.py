@@ -39,7 +39,7 @@ from typing import Any
 from journalist_console import accounts, archive, audit, dates, schema
 from journalist_console.console import Console
 from journalist_console.errors import InvalidInput
-from journalist_console.home import wipe_file
+from keys.disk import wipe_file
 
 _BUNDLE_NAME = re.compile(r"^wbs-console-0*([0-9]+)(-[0-9]+)?\.bundle\Z")
 

@@ -112,7 +112,7 @@ def test_a_kill_in_the_middle_of_an_import_leaves_the_console_as_before(tmp_path
         f"""
         import os, sys
         from journalist_console import cli, importer
-        importer._fsync_dir = lambda path: os._exit(9)
+        importer.fsync_dir = lambda path: os._exit(9)
         sys.exit(cli.main(["import", {str(tmp_path / "b2.bundle")!r}, "--home", {str(home)!r},
                            "--passphrase-file", {str(pp)!r}]))
         """
