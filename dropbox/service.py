@@ -8,19 +8,24 @@ database rows last, in one transaction. A crash in between leaves unreferenced e
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from dropbox import db
 from dropbox.instance import Instance
 from dropbox.store import PendingFile, Store, StoreError, coarsen_times
 from keys import codename, payload
 from keys.codename import CodenameDeriver, SourceSecrets
+from keys.documents import (
+    DocumentError,
+    FollowupDocument,
+    ReplyDocument,
+    ReportDocument,
+    StatusDocument,
+)
 from keys.errors import EnvelopeError
 from keys.keyfiles import parse_public_key, recipient_public_key
 from keys.keytypes import RecipientIdentity, RecipientKey
@@ -220,11 +225,11 @@ class DropBox:
             committed.append((entry_id, upload.size))
         return committed
 
-    def _write_document(self, kind: str, document: dict[str, Any]) -> tuple[str, int]:
-        content = json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    def _write_document(self, document: ReportDocument | FollowupDocument) -> tuple[str, int]:
+        content = document.to_bytes()
         entry_id = new_id()
         self.store.write_item(
-            entry_id, payload.seal_bytes({"kind": kind}, content, self.recipients)
+            entry_id, payload.seal_bytes({"kind": document.KIND}, content, self.recipients)
         )
         return entry_id, len(content)
 
@@ -232,8 +237,7 @@ class DropBox:
         self, source_id: str, fields: dict[str, str], uploads: Sequence[EncryptedUpload]
     ) -> str:
         """Encrypt and store a report and its files; returns the new register number."""
-        document = {"v": 1, **fields}
-        report_id, report_size = self._write_document("report", document)
+        report_id, report_size = self._write_document(ReportDocument(**fields))
         files = self._commit_uploads(uploads)
         day = today()
         with self.connection() as connection, db.transaction(connection):
@@ -252,7 +256,7 @@ class DropBox:
     ) -> None:
         if not self.owns_report(source_id, regno):
             raise LookupError("no such report for this source")
-        followup_id, size = self._write_document("followup", {"v": 1, "message": message})
+        followup_id, size = self._write_document(FollowupDocument(message))
         files = self._commit_uploads(uploads)
         day = today()
         with self.connection() as connection, db.transaction(connection):
@@ -334,17 +338,18 @@ class DropBox:
             with self.store.open_item(row["response_id"]) as handle:
                 data = handle.read(MAX_RESPONSE_BYTES + 64 * 1024)
             meta, content = payload.open_bytes(data, [source_key], MAX_RESPONSE_BYTES)
-            document = json.loads(content.decode("utf-8"))
-        except (StoreError, EnvelopeError, UnicodeDecodeError, ValueError):
+            kind = StatusDocument if row["kind"] == "status" else ReplyDocument
+            document = kind.from_bytes(content)
+        except (StoreError, EnvelopeError, DocumentError):
             # One damaged item must not take the whole page down: it is shown as unreadable.
             return view
-        if meta.get("kind") != row["kind"] or not isinstance(document, dict):
+        if meta.get("kind") != row["kind"]:
             return view
         view.readable = True
-        view.message = str(document.get("message") or document.get("note") or "")
-        view.author = str(document.get("author") or "")
-        if row["kind"] == "status":
-            view.status = str(document.get("status") or "")
+        if isinstance(document, StatusDocument):
+            view.message, view.status = document.note, document.status
+        else:
+            view.message, view.author = document.message, document.author
         return view
 
     def delete_reply(self, source_id: str, response_id: str) -> bool:

@@ -44,14 +44,17 @@ from pathlib import Path
 from typing import Any
 
 from journalist_console import accounts, audit, dates, files, render, schema
-from journalist_console.console import (
-    Console,
-    parse_message_document,
-    parse_report_document,
-)
+from journalist_console.console import Console
 from journalist_console.errors import ConsoleError, Recused, Unreadable
 from keys import payload
 from keys.disk import fsync_dir, wipe_file
+from keys.documents import (
+    DocumentError,
+    FollowupDocument,
+    ReplyDocument,
+    ReportDocument,
+    StatusDocument,
+)
 from keys.errors import EnvelopeError
 from keys.keytypes import RecipientIdentity, RecipientKey
 from keys.records import new_id
@@ -162,12 +165,12 @@ def _report_members(console: Console, regno: str) -> list[_Member]:
         try:
             _meta, content = console.open_document(path)
             if row["kind"] == "report":
-                fields = parse_report_document(content)
+                fields = ReportDocument.from_bytes(content).members()
                 problem = None
                 item["fields"] = fields
             else:
-                item["message"] = str(parse_message_document(content).get("message", ""))
-        except (Unreadable, ValueError, UnicodeDecodeError) as exc:
+                item["message"] = FollowupDocument.from_bytes(content).message
+        except (Unreadable, DocumentError) as exc:
             item["problem"] = str(exc) if isinstance(exc, Unreadable) else "malformed content"
             if row["kind"] == "report":
                 problem = f"the report is unreadable: {item['problem']}"
@@ -192,9 +195,11 @@ def _report_members(console: Console, regno: str) -> list[_Member]:
         path = console.home.response_path(response_id)
         try:
             _meta, content = console.open_document(path)
-            name = "message" if row["kind"] == "reply" else "note"
-            item[name] = str(parse_message_document(content, name).get(name) or "")
-        except (Unreadable, ValueError, UnicodeDecodeError) as exc:
+            if row["kind"] == "reply":
+                item["message"] = ReplyDocument.from_bytes(content).message
+            else:
+                item["note"] = StatusDocument.from_bytes(content).note
+        except (Unreadable, DocumentError) as exc:
             item["problem"] = str(exc) if isinstance(exc, Unreadable) else "malformed content"
             item["member"] = f"envelopes/responses/{response_id}.env"
             raw.append(_raw_member(item["member"], path))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import os
 import shutil
 import statistics
@@ -23,7 +22,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 from journalist_console import accounts, audit, dates, schema
 from journalist_console.errors import ConsoleError, InvalidInput, UnknownReport, Unreadable
@@ -36,17 +35,22 @@ from journalist_console.home import (
 )
 from keys import envelope, keyfiles, payload
 from keys.disk import wipe_file
-from keys.encoding import canonical_json
+from keys.documents import (
+    DocumentError,
+    FollowupDocument,
+    ReplyDocument,
+    ReportDocument,
+    StatusDocument,
+)
 from keys.errors import EnvelopeError, KeyFileError
 from keys.keytypes import RecipientIdentity, RecipientKey
-from keys.records import CATEGORIES, FINAL_STATUSES, RELATIONS, STATUSES, new_id, normalize_regno
+from keys.records import CATEGORIES, FINAL_STATUSES, STATUSES, new_id, normalize_regno
 
 MAX_REPLY_CHARS = 10_000
 MAX_NOTE_CHARS = 10_000
 MAX_STATUS_NOTE_CHARS = 2_000
 MAX_AUTHOR_CHARS = 60
 MAX_DOCUMENT_BYTES = 1024 * 1024  # a report, follow-up or response document
-REPORT_TEXT_FIELDS = ("what", "who", "where", "when", "how", "message", "pseudonym", "contact")
 CRITERIA = ("what", "who", "where", "when", "how")
 RETENTION_MODES = ("delete", "archive")
 
@@ -57,35 +61,6 @@ def clean_text(text: str) -> str:
     return "".join(
         ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
     )
-
-
-def parse_report_document(content: bytes) -> dict[str, str]:
-    """A report's content as the server wrote it; ValueError if it is not one."""
-    document = json.loads(content.decode("utf-8"))
-    if not isinstance(document, dict) or document.get("v") != 1:
-        raise ValueError("not a version-1 report document")
-    result: dict[str, str] = {}
-    for name in ("category", "relation", "language", *REPORT_TEXT_FIELDS):
-        value = document.get(name, "")
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            raise ValueError(f"report field {name} is not text")
-        result[name] = value
-    if result["category"] not in CATEGORIES:
-        raise ValueError("report has an unknown category")
-    if result["relation"] and result["relation"] not in RELATIONS:
-        raise ValueError("report has an unknown relation")
-    return result
-
-
-def parse_message_document(content: bytes, field_name: str = "message") -> dict[str, Any]:
-    document = json.loads(content.decode("utf-8"))
-    if not isinstance(document, dict) or document.get("v") != 1:
-        raise ValueError("not a version-1 document")
-    if not isinstance(document.get(field_name, ""), str):
-        raise ValueError(f"{field_name} is not text")
-    return cast(dict[str, Any], document)
 
 
 @dataclass(frozen=True)
@@ -172,7 +147,7 @@ class Note:
 class ReportView:
     summary: ReportSummary
     designation: str
-    fields: dict[str, str] | None
+    fields: ReportDocument | None
     problem: str | None
     files: list[FileInfo] = field(default_factory=list)
     history: list[StatusEvent] = field(default_factory=list)
@@ -637,7 +612,7 @@ class Console:
         by_parent: dict[str | None, list[FileInfo]] = {}
         for info in files:
             by_parent.setdefault(info.parent, []).append(info)
-        fields: dict[str, str] | None = None
+        fields: ReportDocument | None = None
         problem: str | None = "the report itself has not arrived yet"
         conversation: list[tuple[str, int, Message]] = []
         for order, row in enumerate(entries):
@@ -648,11 +623,11 @@ class Console:
             try:
                 _meta, content = self.open_document(self.home.entry_path(row["entry_id"]))
                 if row["kind"] == "report":
-                    fields = parse_report_document(content)
+                    fields = ReportDocument.from_bytes(content)
                     problem = None
-                    text = fields["message"]
+                    text = fields.message
                 else:
-                    text = str(parse_message_document(content).get("message", ""))
+                    text = FollowupDocument.from_bytes(content).message
                 conversation.append(
                     (
                         row["day"],
@@ -670,7 +645,7 @@ class Console:
                         ),
                     )
                 )
-            except (Unreadable, ValueError) as exc:
+            except (Unreadable, DocumentError) as exc:
                 reason = str(exc) if isinstance(exc, Unreadable) else "its content is malformed"
                 if row["kind"] == "report":
                     problem = f"the report is unreadable: {reason}"
@@ -698,21 +673,21 @@ class Console:
         base = len(entries)
         for row in responses:
             exported = row["export_seq"] is not None and self._export_written(row["export_seq"])
+            text, problem_r = "", None
             try:
                 _meta, content = self.open_document(self.home.response_path(row["response_id"]))
-                document = parse_message_document(
-                    content, "message" if row["kind"] == "reply" else "note"
-                )
-                problem_r = None
-            except (Unreadable, ValueError) as exc:
-                document = {}
+                if row["kind"] == "status":
+                    text = StatusDocument.from_bytes(content).note
+                else:
+                    text = ReplyDocument.from_bytes(content).message
+            except (Unreadable, DocumentError) as exc:
                 problem_r = str(exc) if isinstance(exc, Unreadable) else "malformed"
             if row["kind"] == "status":
                 history.append(
                     StatusEvent(
                         row["day"],
                         row["status"],
-                        str(document.get("note") or ""),
+                        text,
                         False,
                         exported,
                         problem_r,
@@ -728,7 +703,7 @@ class Console:
                             row["day"],
                             "inspectorate",
                             "reply",
-                            str(document.get("message", "")),
+                            text,
                             row["author"],
                             exported,
                             problem_r,
@@ -795,14 +770,15 @@ class Console:
     def _write_response(
         self,
         regno: str,
-        kind: str,
-        document: dict[str, Any],
-        status: str | None,
-        closes: bool,
+        document: ReplyDocument | StatusDocument,
         audit_detail: dict[str, Any],
     ) -> str:
+        kind = document.KIND
+        status = document.status if isinstance(document, StatusDocument) else None
+        closes = status in FINAL_STATUSES
+        author = document.author if isinstance(document, ReplyDocument) else self.reply_author
         recipients = [self._source_key(regno), *self.inspectorate_recipients()]
-        sealed = payload.seal_bytes({"kind": kind}, canonical_json(document), recipients)
+        sealed = payload.seal_bytes({"kind": kind}, document.to_bytes(), recipients)
         response_id = new_id()
         target = self.home.response_path(response_id)
         temporary = target.with_name(target.name + ".partial")
@@ -830,7 +806,7 @@ class Console:
                         today,
                         status,
                         int(closes),
-                        str(document.get("author", self.reply_author)),
+                        author,
                         self.user,
                     ),
                 )
@@ -868,8 +844,8 @@ class Console:
                 "reply_too_long",
                 n=MAX_REPLY_CHARS,
             )
-        document = {"v": 1, "message": text, "author": self.reply_author}
-        return self._write_response(regno, "reply", document, None, False, {"chars": len(text)})
+        document = ReplyDocument(text, self.reply_author)
+        return self._write_response(regno, document, {"chars": len(text)})
 
     def set_status(self, regno_text: str, status: str, note: str = "") -> str:
         regno = self.resolve(regno_text)
@@ -885,9 +861,7 @@ class Console:
                 "status_note_too_long",
                 n=MAX_STATUS_NOTE_CHARS,
             )
-        document = {"v": 1, "status": status, "note": text}
-        closes = status in FINAL_STATUSES
-        return self._write_response(regno, "status", document, status, closes, {"status": status})
+        return self._write_response(regno, StatusDocument(status, text), {"status": status})
 
     def add_note(self, regno_text: str, text: str) -> None:
         regno = self.resolve(regno_text)

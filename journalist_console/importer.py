@@ -26,14 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from journalist_console import audit, dates, schema
-from journalist_console.console import (
-    Console,
-    parse_message_document,
-    parse_report_document,
-)
+from journalist_console.console import Console
 from journalist_console.errors import ConsoleError, ImportRefused, Unreadable
 from keys import bundle, records
 from keys.disk import fsync_dir
+from keys.documents import FollowupDocument, ReportDocument
 from keys.errors import EnvelopeError
 from keys.keyfiles import PublicKey
 
@@ -82,9 +79,9 @@ def _prepare(console: Console, entry: dict[str, Any], staged: Path, sha256: str)
         if meta.get("kind") != kind:
             raise ValueError("payload kind does not match the entry")
         if kind == "report":
-            category = parse_report_document(content)["category"]
+            category = ReportDocument.from_bytes(content).category
             return _Prepared(entry, sha256, True, category=category)
-        parse_message_document(content)
+        FollowupDocument.from_bytes(content)
         return _Prepared(entry, sha256, True)
     except (Unreadable, EnvelopeError, ValueError, UnicodeDecodeError):
         return _Prepared(entry, sha256, False)

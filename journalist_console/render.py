@@ -110,7 +110,7 @@ def report_view(view: ReportView) -> str:
     if view.problem:
         lines.append(f"!! {view.problem}")
     if view.fields is not None:
-        f = view.fields
+        f = view.fields.members()
         relation = RELATIONS.get(f["relation"], ("", f["relation"] or "not given"))[1]
         lines.append(f"Category: {category_label(f['category'])}   Relation: {relation}")
         for name in ("what", "who", "where", "when", "how"):

@@ -25,7 +25,7 @@ import nacl.signing
 
 from journalist_console.home import DEFAULT_USER, InitResult, init_home
 from keys import bundle, keyfiles, payload
-from keys.encoding import canonical_json
+from keys.documents import FollowupDocument, ReportDocument
 from keys.keyfiles import KdfParams
 from keys.records import new_id, new_regno
 
@@ -57,9 +57,8 @@ def init_console(
     return init_home(home, passphrase.encode("utf-8"), kdf=kdf, due_days=due_days, user=user)
 
 
-def report_document(**fields: str) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "v": 1,
+def report_document(**fields: str) -> ReportDocument:
+    document: dict[str, str] = {
         "category": "corruption",
         "relation": "employee",
         "what": "Dana hibah dipotong 20%",
@@ -73,7 +72,7 @@ def report_document(**fields: str) -> dict[str, Any]:
         "language": "id",
     }
     document.update(fields)
-    return document
+    return ReportDocument(**document)
 
 
 @dataclass
@@ -149,7 +148,7 @@ class FakeServer:
             day,
             None,
             {"kind": "report"},
-            canonical_json(report_document(**fields)),
+            report_document(**fields).to_bytes(),
         )
         for name, media_type, content in files:
             self.add_file(regno, entry.entry_id, name, media_type, content, day)
@@ -168,7 +167,7 @@ class FakeServer:
             day,
             None,
             {"kind": "followup"},
-            canonical_json({"v": 1, "message": message}),
+            FollowupDocument(message).to_bytes(),
         )
         for name, media_type, content in files:
             self.add_file(regno, entry.entry_id, name, media_type, content, day)

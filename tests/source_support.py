@@ -32,7 +32,6 @@ import datetime as dt
 import html
 import http.client
 import io
-import json
 import os
 import re
 import secrets
@@ -61,6 +60,7 @@ from dropbox.sessions import COOKIE_NAME
 from keys import payload
 from keys.bundle import ItemSource, write_bundle
 from keys.codename import CodenameDeriver, CodenameKdfParams
+from keys.documents import ReplyDocument, StatusDocument
 from keys.keyfiles import (
     parse_public_key,
     recipient_public_key,
@@ -202,14 +202,14 @@ def make_site(
 
 
 def reply_item(site: Site, regno: str, message: str, author: str = "Tim Inspektorat") -> bytes:
-    document = json.dumps({"v": 1, "message": message, "author": author}).encode()
+    document = ReplyDocument(message, author).to_bytes()
     return payload.seal_bytes(
         {"kind": "reply"}, document, [site.source_key_for(regno), site.recipient.public_key]
     )
 
 
 def status_item(site: Site, regno: str, status: str, note: str = "") -> bytes:
-    document = json.dumps({"v": 1, "status": status, "note": note}).encode()
+    document = StatusDocument(status, note).to_bytes()
     return payload.seal_bytes(
         {"kind": "status"}, document, [site.source_key_for(regno), site.recipient.public_key]
     )

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from journalist_console import dates, files, i18n, metastrip
-from journalist_console.console import clean_text, parse_report_document
+from journalist_console.console import clean_text
 from journalist_console.render import safe
+from keys.documents import ReportDocument
 
 # -- due dates --------------------------------------------------------------------------------
 
@@ -133,7 +134,7 @@ def test_clean_text_normalises_newlines_and_drops_controls() -> None:
 
 def test_parse_report_document_rejects_bad_documents() -> None:
     good = b'{"v":1,"category":"bribery","relation":"public","what":"x"}'
-    assert parse_report_document(good)["who"] == ""
+    assert ReportDocument.from_bytes(good).who == ""
     for bad in (
         b"[]",
         b'{"v":2,"category":"bribery"}',
@@ -142,7 +143,7 @@ def test_parse_report_document_rejects_bad_documents() -> None:
         b'{"v":1,"category":"bribery","relation":"alien"}',
     ):
         with pytest.raises(ValueError):
-            parse_report_document(bad)
+            ReportDocument.from_bytes(bad)
 
 
 # -- metadata stripping: PNG ------------------------------------------------------------------
