@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 
 from journalist_console.accounts import Account, Recusal
-from journalist_console.console import FileInfo, ReportSummary, ReportView, Stats
+from journalist_console.reports import FileInfo, ReportSummary, ReportView, Stats
 from keys.records import CATEGORIES, RELATIONS, STATUSES
 
 

@@ -23,7 +23,8 @@ from typing import Any
 import nacl.public
 import nacl.signing
 
-from journalist_console.home import DEFAULT_USER, InitResult, init_home
+from journalist_console.home import DEFAULT_USER
+from journalist_console.vault import InitResult, init_home
 from keys import bundle, keyfiles, payload
 from keys.documents import FollowupDocument, ReportDocument
 from keys.keyfiles import KdfParams
@@ -297,6 +298,7 @@ def run_cli(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProce
 
 def console_identity(home: Path, passphrase: str = PASSPHRASE) -> nacl.public.PrivateKey:
     """The inspectorate's private key from a console home (for checking responses)."""
-    from journalist_console.home import Home, open_vault
+    from journalist_console.home import Home
+    from journalist_console.vault import open_vault
 
     return open_vault(Home(home), passphrase.encode("utf-8")).identity

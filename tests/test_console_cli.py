@@ -27,8 +27,9 @@ from console_support import (
 
 from journalist_console import dates, schema
 from journalist_console.cli import main
-from journalist_console.console import MAX_REPLY_CHARS
-from journalist_console.home import Home, HomeLock, open_vault
+from journalist_console.home import Home, HomeLock
+from journalist_console.responses import MAX_REPLY_CHARS
+from journalist_console.vault import open_vault
 from keys import keyfiles
 from keys.bundle import write_bundle
 from keys.keyfiles import DEFAULT_KDF

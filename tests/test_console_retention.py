@@ -30,9 +30,10 @@ from console_support import (
 )
 from flask.testing import FlaskClient
 
-from journalist_console import archive, dates, home, retention, schema
+from journalist_console import archive, dates, retention, schema, settings, vault
 from journalist_console.cli import main
-from journalist_console.home import Home, open_vault
+from journalist_console.home import Home
+from journalist_console.vault import open_vault
 from journalist_console.web import create_app
 from keys import keyfiles, payload
 
@@ -189,7 +190,7 @@ class Env:
 def env(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Env:
     clock = [dt.date(2025, 1, 5)]
     monkeypatch.setattr(dates, "today", lambda: clock[0])
-    monkeypatch.setattr(home, "NEW_BOX_KDF", FAST_KDF)
+    monkeypatch.setattr(vault, "NEW_BOX_KDF", FAST_KDF)
     console_home = tmp_path / "home"
     init_console(console_home)
     server = FakeServer()
@@ -738,8 +739,8 @@ def test_web_an_administrator_previews_and_runs_retention(
 
 
 def env_regnos_live(app: Any) -> set[str]:
-    console = app.extensions["wbs_console"].console
-    return {row[0] for row in console.conn.execute("SELECT regno FROM reports")}
+    session = app.extensions["wbs_console"].session
+    return {row[0] for row in session.conn.execute("SELECT regno FROM reports")}
 
 
 def test_web_retention_is_for_administrators_only(browser: tuple[Env, Cast, Browser, Any]) -> None:
@@ -756,8 +757,8 @@ def test_web_retention_is_for_administrators_only(browser: tuple[Env, Cast, Brow
         response = web.client.post(path, data={"csrf_token": token, **data})
         assert response.status_code == 403, path
     assert len(env_regnos_live(app)) == 6
-    console = app.extensions["wbs_console"].console
-    assert console.retention_days == 365
+    session = app.extensions["wbs_console"].session
+    assert settings.retention_days(session.conn) == 365
 
 
 def test_archives_are_written_on_a_stick_without_hard_links(

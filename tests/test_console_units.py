@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from journalist_console import dates, files, i18n, metastrip
-from journalist_console.console import clean_text
 from journalist_console.render import safe
+from journalist_console.texts import clean_text
 from keys.documents import ReportDocument
 
 # -- due dates --------------------------------------------------------------------------------

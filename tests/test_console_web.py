@@ -145,7 +145,7 @@ def test_the_unlocked_console_belongs_to_the_session_that_unlocked_it(web: Web) 
     assert stranger.get(f"/report/{web.late}").status_code == 302
     web.client.post("/lock", data={"csrf_token": web.token()})
     assert web.client.get("/").status_code == 302
-    assert web.app.extensions["wbs_console"].console is None
+    assert web.app.extensions["wbs_console"].session is None
 
 
 def test_idle_console_locks_itself(web: Web) -> None:
@@ -153,7 +153,7 @@ def test_idle_console_locks_itself(web: Web) -> None:
     web.unlock()
     response = web.client.get("/")
     assert response.status_code == 302 and "/unlock" in response.headers["Location"]
-    assert web.app.extensions["wbs_console"].console is None
+    assert web.app.extensions["wbs_console"].session is None
 
 
 def test_strict_headers_on_every_response(web: Web) -> None:

@@ -200,14 +200,15 @@ def _check_in_console(home: Path, passfile: Path, exported: Path, data: Path, lo
         assert sorted((p.name, _sha(p.read_bytes())) for p in out.iterdir()) == \
             sorted((n, _sha(c)) for n, c in by_regno[regno].files)
     # ...and all 200 through the same code in one unlocked session (one KDF run, not 200).
-    from journalist_console.console import Console
+    from journalist_console import reports
     from journalist_console.files import save_files
     from journalist_console.home import Home
+    from journalist_console.session import Session
 
-    with Console.open(Home(home), PASSPHRASE.encode()) as console:
+    with Session.open(Home(home), PASSPHRASE.encode()) as console:
         for regno, sent in by_regno.items():
-            view = console.view(regno)
-            assert view.fields is not None and view.fields["what"] == sent.what
+            view = reports.view(console, regno)
+            assert view.fields is not None and view.fields.what == sent.what
             out = tmp_path / "saved" / regno
             out.mkdir(parents=True)
             saved_files = save_files(console, regno, out)
