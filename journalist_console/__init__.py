@@ -14,7 +14,7 @@ Modules, bottom up (design: docs/console-design.md); a module imports only those
     files, metastrip       saving and downloading files under safe names; metadata-free copies
     retention, archive     removing finished reports, archiving them first (archive_format,
                            archive_reading)
-    render, i18n           terminal text; interface texts
+    labels, render         names people read for machine names; terminal text
     terminal, commands,    the `journalist-console` command line (entry point cli:main)
     cli
     web                    `serve`: the local web interface (Flask blueprints, 127.0.0.1 only)

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from journalist_console import audit, dates, schema
-from journalist_console.errors import ConsoleError, NotPermitted, Recused, UnknownAccount
+from journalist_console.errors import NotPermitted, Recused, UnknownAccount
 from journalist_console.home import Home, check_user_name
 from keys.disk import wipe_file
 
@@ -227,18 +227,16 @@ def admit(conn: schema.Connection, home: Home, home_user: str) -> Account:
             audit.append(conn, home_user, "accounts_enabled", None, {"admin": home_user})
     account = get(conn, home_user)
     if account is None:
-        raise UnknownAccount(
+        raise UnknownAccount.missing(
+            home_user,
             f"{home_user!r} is not an investigator of this console (a box without an account)",
-            "unknown_user",
-            user=home_user,
         )
     if not account.active:
         wipe_file(home.user_box(home_user))
-        raise UnknownAccount(
+        raise UnknownAccount.removed(
+            home_user,
             f"the investigator {home_user!r} was removed on {account.removed_day} "
             f"by {account.removed_by}; they can no longer unlock this console",
-            "user_removed",
-            user=home_user,
         )
     return account
 
@@ -254,19 +252,10 @@ def wipe_removed_boxes(conn: schema.Connection, home: Home) -> None:
 # -- checks ---------------------------------------------------------------------------------------
 
 
-def acting(conn: schema.Connection, investigator: str) -> Account:
-    """The acting investigator's account; refused if it was removed while they were unlocked."""
-    account = get(conn, investigator)
-    if account is None or not account.active:  # removed while unlocked: never by itself
-        raise ConsoleError(f"the investigator {investigator!r} no longer has an account")
-    return account
-
-
 def require_admin(conn: schema.Connection, investigator: str, what: str) -> None:
     if not is_admin(conn, investigator):
-        raise NotPermitted(
-            f"only an administrator can {what}; {investigator!r} is not one",
-            "admin_only",
+        raise NotPermitted.admin_only(
+            f"only an administrator can {what}; {investigator!r} is not one"
         )
 
 
@@ -275,12 +264,10 @@ def require_active(conn: schema.Connection, name: str) -> Account:
     check_user_name(name)
     account = get(conn, name)
     if account is None:
-        raise UnknownAccount(f"no investigator {name!r} on this console", "unknown_user", user=name)
+        raise UnknownAccount.missing(name, f"no investigator {name!r} on this console")
     if not account.active:
-        raise UnknownAccount(
-            f"the investigator {name!r} was removed on {account.removed_day}",
-            "user_removed",
-            user=name,
+        raise UnknownAccount.removed(
+            name, f"the investigator {name!r} was removed on {account.removed_day}"
         )
     return account
 
@@ -288,10 +275,9 @@ def require_active(conn: schema.Connection, name: str) -> Account:
 def require_not_recused(conn: schema.Connection, investigator: str, regno: str) -> None:
     day = recused_day(conn, regno, investigator)
     if day is not None:
-        raise Recused(
+        raise Recused.from_report(
+            regno,
+            day,
             f"you ({investigator}) recused yourself from {regno} on {day} (conflict of "
             "interest): you cannot open it; only another administrator can lift a recusal",
-            "recused",
-            regno=regno,
-            day=day,
         )

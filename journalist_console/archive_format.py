@@ -166,9 +166,7 @@ def read_members(
     except IsADirectoryError:
         raise ArchiveError(f"{path} is a folder, not an archive file") from None
     except EnvelopeError as exc:
-        raise ArchiveError(
-            f"{path} is not an archive this console can open ({exc})", "archive_unreadable"
-        ) from None
+        raise ArchiveError(f"{path} is not an archive this console can open ({exc})") from None
     if meta.get("kind") != ARCHIVE_KIND or meta.get("v") != ARCHIVE_VERSION:
         raise ArchiveError(f"{path} is an envelope, but not a report archive")
     reader.finish()

@@ -27,6 +27,7 @@ from journalist_console.archive_format import (
 from journalist_console.envelopes import Discard, identities
 from journalist_console.errors import Recused
 from journalist_console.session import Session
+from journalist_console.texts import Text
 
 MAX_REPORT_JSON_BYTES = 64 * 1024 * 1024
 
@@ -62,7 +63,10 @@ def open_archive(session: Session, path: Path, out_dir: Path | None = None) -> O
     """
     accounts.require_admin(session.conn, session.investigator, "open retention archives")
     if out_dir is not None and not out_dir.is_dir():
-        raise ArchiveError(f"{out_dir} is not an existing directory", "not_a_directory")
+        raise ArchiveError(
+            Text("The destination folder does not exist."),
+            f"{out_dir} is not an existing directory",
+        )
     result = Opened(document={})
     report_json = _Collect(MAX_REPORT_JSON_BYTES)
     handles: list[Any] = []
@@ -158,12 +162,11 @@ def _refuse_if_recused(session: Session, document: dict[str, Any]) -> None:
             and recusal.get("lifted_day") is None
         ):
             regno = str(document["regno"])
-            raise Recused(
+            raise Recused.from_report(
+                regno,
+                str(recusal.get("day")),
                 f"you ({session.investigator}) were recused from {regno} when it was archived: "
                 "ask another administrator to open its archive",
-                "recused",
-                regno=regno,
-                day=str(recusal.get("day")),
             )
 
 

@@ -27,6 +27,7 @@ from journalist_console import audit, dates, schema, settings
 from journalist_console.errors import ExportRefused
 from journalist_console.home import Home
 from journalist_console.session import Session
+from journalist_console.texts import Text
 from keys import bundle, records
 
 # A bundle the web interface wrote into exports/; group 1 is its sequence number.
@@ -116,7 +117,8 @@ def _finish(session: Session, out: Path, sequence: int, counts: tuple[int, int])
 def export_bundle(session: Session, out: Path) -> ExportResult:
     if settings.instance(session.conn) is None:
         raise ExportRefused(
-            "nothing was ever imported: the server instance is unknown yet", "export_no_import"
+            Text("Nothing was ever imported: the server is not known yet."),
+            "nothing was ever imported: the server instance is unknown yet",
         )
     if out.exists() or out.is_symlink():
         raise ExportRefused(f"{out} already exists; refusing to overwrite it")

@@ -26,6 +26,7 @@ from journalist_console.envelopes import decrypt_file, file_bytes
 from journalist_console.errors import ConsoleError, InvalidInput, Unreadable
 from journalist_console.reports import FileInfo
 from journalist_console.session import Session
+from journalist_console.texts import Text
 
 MAX_NAME_CHARS = 120
 MAX_STRIP_BYTES = 64 * 1024 * 1024
@@ -129,7 +130,10 @@ def save_files(
     """Decrypt a report's files (or those named) into an existing folder, never overwriting."""
     regno = reports.resolve(session, regno_text)
     if not out_dir.is_dir():
-        raise InvalidInput(f"{out_dir} is not an existing directory", "not_a_directory")
+        raise InvalidInput(
+            Text("The destination folder does not exist."),
+            f"{out_dir} is not an existing directory",
+        )
     files = reports.files(session, regno)
     if entry_ids is not None:
         wanted = set(entry_ids)
@@ -137,7 +141,7 @@ def save_files(
         if len(files) != len(wanted):
             raise InvalidInput(f"report {regno} has no such file")
     if not files:
-        raise InvalidInput(f"report {regno} has no files", "report_has_no_files")
+        raise InvalidInput(Text("This report has no files."), f"report {regno} has no files")
     saved: list[SavedFile] = []
     try:
         for info in files:
@@ -164,7 +168,8 @@ def download(
     info = reports.file_info(session, regno, entry_id)
     if info.size is not None and info.size > max_bytes:
         raise InvalidInput(
-            "the file is too large to open here; save it to a folder instead", "file_too_large"
+            Text("The file is too large to download in the browser; save it to a folder."),
+            "the file is too large to open here; save it to a folder instead",
         )
     data = file_bytes(session, entry_id)
     name = safe_name(info.name, fallback=f"file-{entry_id[:8]}")

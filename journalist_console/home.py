@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journalist_console.errors import ConsoleBusy, ConsoleError, NotInitialised
+from journalist_console.texts import Text
 from keys import keyfiles
 from keys.errors import KeyFileError
 from keys.keyfiles import PublicKey
@@ -41,9 +42,12 @@ BOX_SUFFIX = ".box"
 def check_user_name(user: str) -> str:
     if not isinstance(user, str) or not _USER_NAME.match(user):
         raise ConsoleError(
+            Text(
+                "Invalid user name: lower-case letters, digits, - or _, starting with a letter "
+                "(max. 32)."
+            ),
             f"invalid investigator name {str(user)[:40]!r}: use 1 to 32 lower-case letters, "
             "digits, '-' or '_', starting with a letter",
-            "invalid_user_name",
         )
     return user
 
@@ -115,8 +119,8 @@ class Home:
         default = self.default_user()
         if default is None:
             raise ConsoleError(
+                Text("Several investigators use this console; fill in your user name."),
                 "several investigators use this console; say who you are with --user NAME",
-                "user_required",
             )
         return default
 

@@ -20,6 +20,7 @@ from journalist_console import accounts, audit, dates, schema, settings
 from journalist_console.envelopes import open_document
 from journalist_console.errors import InvalidInput, UnknownReport, Unreadable
 from journalist_console.session import Session
+from journalist_console.texts import Text
 from keys.documents import (
     DocumentError,
     FollowupDocument,
@@ -151,12 +152,13 @@ def resolve_any(session: Session, regno_text: str) -> str:
     """The canonical register number, without the recusal check (recusal bookkeeping only)."""
     regno = normalize_regno(regno_text)
     if regno is None:
-        raise UnknownReport(f"{regno_text[:40]!r} is not a valid register number", "invalid_regno")
+        raise UnknownReport(
+            Text("Not a valid register number."),
+            f"{regno_text[:40]!r} is not a valid register number",
+        )
     row = session.conn.execute("SELECT 1 FROM reports WHERE regno = ?", (regno,)).fetchone()
     if row is None:
-        raise UnknownReport(
-            f"no report {regno} is held by this console", "unknown_report", regno=regno
-        )
+        raise UnknownReport(Text("No report %(regno)s is held by this console.", regno=regno))
     return regno
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from journalist_console import accounts, audit, dates, reports, schema, settings
 from journalist_console.errors import ConsoleError, InvalidInput
 from journalist_console.session import Session
-from journalist_console.texts import clean_text
+from journalist_console.texts import Text, clean_text
 from keys import keyfiles, payload
 from keys.documents import ReplyDocument, StatusDocument
 from keys.errors import KeyFileError
@@ -42,12 +42,11 @@ def reply(session: Session, regno_text: str, message: str) -> str:
     regno = reports.resolve(session, regno_text)
     text = clean_text(message)
     if not text.strip():
-        raise InvalidInput("the reply is empty", "reply_empty")
+        raise InvalidInput(Text("The reply is empty."))
     if len(text) > MAX_REPLY_CHARS:
         raise InvalidInput(
+            Text("The reply is too long: at most %(n)s characters.", n=MAX_REPLY_CHARS),
             f"the reply is {len(text)} characters long; the limit is {MAX_REPLY_CHARS}",
-            "reply_too_long",
-            n=MAX_REPLY_CHARS,
         )
     document = ReplyDocument(text, reply_author(session))
     return _write(session, regno, document, {"chars": len(text)})
@@ -58,14 +57,13 @@ def set_status(session: Session, regno_text: str, status: str, note: str = "") -
     regno = reports.resolve(session, regno_text)
     if status not in STATUSES:
         raise InvalidInput(
-            f"unknown status {status[:40]!r}; valid: {', '.join(STATUSES)}", "status_unknown"
+            Text("Unknown status."), f"unknown status {status[:40]!r}; valid: {', '.join(STATUSES)}"
         )
     text = clean_text(note).strip()
     if len(text) > MAX_STATUS_NOTE_CHARS:
         raise InvalidInput(
+            Text("The status note is too long: at most %(n)s characters.", n=MAX_STATUS_NOTE_CHARS),
             f"the status note is {len(text)} characters long; the limit is {MAX_STATUS_NOTE_CHARS}",
-            "status_note_too_long",
-            n=MAX_STATUS_NOTE_CHARS,
         )
     return _write(session, regno, StatusDocument(status, text), {"status": status})
 
@@ -75,12 +73,11 @@ def add_note(session: Session, regno_text: str, text: str) -> str:
     regno = reports.resolve(session, regno_text)
     body = clean_text(text).strip()
     if not body:
-        raise InvalidInput("the note is empty", "note_empty")
+        raise InvalidInput(Text("The note is empty."))
     if len(body) > MAX_NOTE_CHARS:
         raise InvalidInput(
+            Text("The note is too long: at most %(n)s characters.", n=MAX_NOTE_CHARS),
             f"the note is longer than {MAX_NOTE_CHARS} characters",
-            "note_too_long",
-            n=MAX_NOTE_CHARS,
         )
     with schema.transaction(session.conn):
         session.conn.execute(

@@ -208,9 +208,7 @@ def run(
     if planned.mode == "archive" and not planned.off:
         chosen = archive_dir or planned.archive_dir
         if not chosen:
-            raise InvalidInput(
-                "archive mode needs an archive folder (--archive-dir DIR)", "archive_dir_needed"
-            )
+            raise settings.archive_folder_needed()
         folder = settings.check_archive_dir(session.home, chosen)
         planned = dataclasses.replace(planned, archive_dir=str(folder))
     result = Result(planned, dry_run)

@@ -25,7 +25,7 @@ from journalist_console import accounts, audit, dates, schema
 from journalist_console.errors import InvalidInput
 from journalist_console.home import Home
 from journalist_console.session import Session
-from journalist_console.texts import clean_text
+from journalist_console.texts import Text, clean_text
 from keys import keyfiles
 from keys.keytypes import RecipientKey
 
@@ -68,25 +68,30 @@ def archive_folder(conn: schema.Connection) -> str | None:
     return schema.get_setting(conn, "retention_archive_dir")
 
 
+def archive_folder_needed() -> InvalidInput:
+    return InvalidInput(
+        Text("Archive mode needs an archive folder."),
+        "archive mode needs an archive folder (--archive-dir DIR)",
+    )
+
+
 def check_archive_dir(home: Home, folder: str) -> Path:
     """An absolute path of an existing folder outside the console's home."""
     path = Path(folder)
     if not folder or "\x00" in folder or not path.is_absolute():
-        raise InvalidInput(
-            "give the archive folder as a full path (it must exist)", "archive_dir_absolute"
-        )
+        raise InvalidInput(Text("Give the archive folder as a full path (it must exist)."))
     if not path.is_dir():
         raise InvalidInput(
+            Text("The archive folder %(folder)s does not exist.", folder=folder),
             f"the archive folder {folder} does not exist (or is not a folder)",
-            "archive_dir_missing",
-            folder=folder,
         )
     resolved, root = path.resolve(), home.root.resolve()
     if resolved == root or root in resolved.parents:
         raise InvalidInput(
-            "the archive folder must be outside the console's home: an archive there would "
-            "keep what retention removes",
-            "archive_dir_in_home",
+            Text(
+                "The archive folder must be outside the console's home: an archive there would "
+                "keep what retention removes."
+            )
         )
     return path
 
@@ -119,11 +124,11 @@ def configure(
             dates.MIN_RETENTION_DAYS <= retention_days <= dates.MAX_RETENTION_DAYS
         ):
             raise InvalidInput(
-                f"retention days must be 0 (keep forever) or between "
-                f"{dates.MIN_RETENTION_DAYS} and {dates.MAX_RETENTION_DAYS}",
-                "retention_days_range",
-                low=dates.MIN_RETENTION_DAYS,
-                high=dates.MAX_RETENTION_DAYS,
+                Text(
+                    "Retention days must be 0 (keep forever) or between %(low)s and %(high)s.",
+                    low=dates.MIN_RETENTION_DAYS,
+                    high=dates.MAX_RETENTION_DAYS,
+                )
             )
         changes["retention_days"] = retention_days
     if archive_dir is not None:
@@ -131,16 +136,13 @@ def configure(
     if retention_mode is not None:
         if retention_mode not in RETENTION_MODES:
             raise InvalidInput(
+                Text("Unknown retention mode."),
                 f"the retention mode is one of: {', '.join(RETENTION_MODES)}",
-                "retention_mode_unknown",
             )
         if retention_mode == "archive" and not (
             changes.get("retention_archive_dir") or archive_folder(conn)
         ):
-            raise InvalidInput(
-                "archive mode needs an archive folder (--archive-dir DIR)",
-                "archive_dir_needed",
-            )
+            raise archive_folder_needed()
         changes["retention_mode"] = retention_mode
     if not changes:
         return

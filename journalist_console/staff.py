@@ -18,7 +18,7 @@ from journalist_console.accounts import ADMIN, INVESTIGATOR, ROLES, Account, Rec
 from journalist_console.errors import InvalidInput, NotPermitted, Recused, UnknownAccount
 from journalist_console.home import check_user_name
 from journalist_console.session import Session
-from journalist_console.texts import clean_text
+from journalist_console.texts import Text, clean_text
 from journalist_console.vault import check_new_passphrase, write_user_box
 from keys.disk import wipe_file
 
@@ -37,9 +37,10 @@ def clean_display_name(text: str) -> str:
     name = clean_text(text).strip()
     if not name or len(name) > MAX_DISPLAY_NAME_CHARS or "\n" in name or "\t" in name:
         raise InvalidInput(
-            f"the display name must be one line of 1 to {MAX_DISPLAY_NAME_CHARS} characters",
-            "display_name_invalid",
-            n=MAX_DISPLAY_NAME_CHARS,
+            Text(
+                "The display name must be one line of 1 to %(n)s characters.",
+                n=MAX_DISPLAY_NAME_CHARS,
+            )
         )
     return name
 
@@ -51,9 +52,9 @@ def account_of(session: Session, name: str) -> Account:
     """An account as its page shows it: one's own, or anyone's for an administrator."""
     account = accounts.get(session.conn, name)
     if account is None:
-        raise UnknownAccount(f"no investigator {name!r} on this console", "unknown_user", user=name)
+        raise UnknownAccount.missing(name, f"no investigator {name!r} on this console")
     if name != session.investigator and not accounts.is_admin(session.conn, session.investigator):
-        raise NotPermitted("only an administrator can manage other accounts", "admin_only")
+        raise NotPermitted.admin_only("only an administrator can manage other accounts")
     return account
 
 
@@ -74,11 +75,16 @@ def add_user(
     existing = accounts.get(conn, name)
     if existing is not None:
         if existing.active:
-            raise InvalidInput(f"there already is an investigator {name!r}", "user_exists")
+            raise InvalidInput(
+                Text("That user name already exists."), f"there already is an investigator {name!r}"
+            )
         raise InvalidInput(
+            Text(
+                "That name belonged to a removed investigator; names are not reused. "
+                "Choose another."
+            ),
             f"the name {name!r} belonged to an investigator removed on {existing.removed_day}; "
             "names are not reused, so the audit log stays unambiguous: choose another",
-            "user_name_used",
         )
     role = ADMIN if admin else INVESTIGATOR
     with schema.transaction(conn):
@@ -109,11 +115,12 @@ def remove_user(session: Session, name: str, confirm: Confirm = _nothing_to_conf
     confirm()
     account = accounts.require_active(conn, name)
     if name == me:
-        raise NotPermitted(
-            "you cannot remove yourself; ask another administrator", "cannot_remove_self"
-        )
+        raise NotPermitted(Text("You cannot remove yourself; ask another administrator."))
     if account.is_admin and accounts.active_admins(conn) == [name]:
-        raise NotPermitted("the last administrator cannot be removed", "last_admin")
+        raise NotPermitted(
+            Text("The last administrator can be neither removed nor demoted."),
+            "the last administrator cannot be removed",
+        )
     with schema.transaction(conn):
         assigned = [
             str(row[0])
@@ -165,7 +172,10 @@ def edit_user(
             raise InvalidInput(f"unknown role {role[:20]!r}; valid: {', '.join(ROLES)}")
         if role != account.role:
             if account.is_admin and accounts.active_admins(conn) == [name]:
-                raise NotPermitted("the last administrator cannot be demoted", "last_admin")
+                raise NotPermitted(
+                    Text("The last administrator can be neither removed nor demoted."),
+                    "the last administrator cannot be demoted",
+                )
             changes["role"] = role
     if clear_display_name and display_name is not None:
         raise InvalidInput("give a display name or clear it, not both")
@@ -197,10 +207,8 @@ def assign(session: Session, regno_text: str, name: str) -> str:
     day = accounts.recused_day(conn, regno, name)
     if day is not None:
         raise InvalidInput(
+            Text("%(user)s cannot be assigned %(regno)s (recused).", user=name, regno=regno),
             f"{name} recused themselves from {regno} on {day}; assign it to someone else",
-            "assignee_recused",
-            user=name,
-            regno=regno,
         )
     current = accounts.assignment(conn, regno)
     if current is not None and current[0] == name:
@@ -242,14 +250,14 @@ def recuse(session: Session, regno_text: str, reason: str = "") -> str:
     day = accounts.recused_day(conn, regno, me)
     if day is not None:
         raise Recused(
-            f"you already recused yourself from {regno} on {day}", "already_recused", regno=regno
+            Text("You already recused yourself from %(regno)s.", regno=regno),
+            f"you already recused yourself from {regno} on {day}",
         )
     text = clean_text(reason).strip()
     if len(text) > MAX_REASON_CHARS:
         raise InvalidInput(
+            Text("The reason is too long: at most %(n)s characters.", n=MAX_REASON_CHARS),
             f"the reason is longer than {MAX_REASON_CHARS} characters",
-            "reason_too_long",
-            n=MAX_REASON_CHARS,
         )
     with schema.transaction(conn):
         conn.execute(
@@ -274,12 +282,12 @@ def lift_recusal(
     confirm()
     check_user_name(name)
     if name == me:
-        raise NotPermitted(
-            "nobody can lift their own recusal; another administrator must", "own_recusal"
-        )
+        raise NotPermitted(Text("Nobody can lift their own recusal; another administrator must."))
     regno = reports.resolve_any(session, regno_text)
     if accounts.recused_day(conn, regno, name) is None:
-        raise InvalidInput(f"{name} is not recused from {regno}", "not_recused")
+        raise InvalidInput(
+            Text("That investigator is not recused."), f"{name} is not recused from {regno}"
+        )
     with schema.transaction(conn):
         conn.execute(
             "UPDATE recusals SET lifted_day = ?, lifted_by = ? "

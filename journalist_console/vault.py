@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from journalist_console import audit, dates, schema
-from journalist_console.errors import ConsoleError
+from journalist_console.errors import ConsoleError, UnknownAccount
 from journalist_console.home import (
     DEFAULT_USER,
     HOME_FORMAT,
@@ -39,6 +39,7 @@ from journalist_console.home import (
     HomeLock,
     check_user_name,
 )
+from journalist_console.texts import Text
 from keys import keyfiles, passbox, payload
 from keys.disk import fsync_dir, wipe_file
 from keys.encoding import b64decode, b64encode
@@ -114,9 +115,8 @@ def check_new_passphrase(passphrase: bytes) -> None:
         raise ConsoleError("passphrase is not valid UTF-8") from None
     if len(text.strip()) < MIN_PASSPHRASE_CHARS:
         raise ConsoleError(
+            Text("The passphrase is too short: at least %(n)s characters.", n=MIN_PASSPHRASE_CHARS),
             f"passphrase too short: use at least {MIN_PASSPHRASE_CHARS} characters",
-            "passphrase_too_short",
-            n=MIN_PASSPHRASE_CHARS,
         )
 
 
@@ -242,10 +242,8 @@ def unlock_vault(
     try:
         document = path.read_bytes()
     except FileNotFoundError:
-        raise ConsoleError(
-            f"no investigator {user!r} can unlock this console (never added, or removed)",
-            "unknown_user",
-            user=user,
+        raise UnknownAccount.missing(
+            user, f"no investigator {user!r} can unlock this console (never added, or removed)"
         ) from None
     except OSError as exc:
         raise ConsoleError(f"{path}: cannot read the vault ({exc.strerror})") from None

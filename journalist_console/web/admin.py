@@ -19,14 +19,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from journalist_console import accounts, retention, settings, staff
 from journalist_console.errors import ConsoleError, NotPermitted, UnknownReport
 from journalist_console.session import Session
+from journalist_console.texts import Text
 from journalist_console.web.state import (
     confirm_passphrase,
     confirmed_new_passphrase,
     current_session,
     error_text,
+    gettext,
     new_passphrase,
     serialised,
-    text,
 )
 
 blueprint = Blueprint("admin", __name__)
@@ -81,7 +82,7 @@ def user_add() -> Any:
         raise
     except ConsoleError as exc:
         return _users_page(400, error_text(exc), name=name, display_name=display)
-    flash(text("user_added", user=name), "ok")
+    flash(gettext("Added the investigator %(user)s.", user=name), "ok")
     return redirect(url_for("admin.users"))
 
 
@@ -113,7 +114,11 @@ def user_passphrase(name: str) -> Any:
     def act(session: Session) -> str:
         staff.set_passphrase(session, name, new_passphrase)
         own = name == session.investigator
-        return text("passphrase_changed" if own else "passphrase_reset", user=name)
+        return (
+            gettext("Your passphrase was changed.")
+            if own
+            else gettext("The passphrase of %(user)s was reset.", user=name)
+        )
 
     return _user_form(name, act)
 
@@ -128,7 +133,7 @@ def user_edit(name: str) -> Any:
     def act(session: Session) -> str:
         shown = None if default or not display else display
         staff.edit_user(session, name, role, shown, clear_display_name=default)
-        return text("user_changed", user=name)
+        return gettext("Updated the account of %(user)s.", user=name)
 
     return _user_form(name, act, display_name=display)
 
@@ -138,7 +143,7 @@ def user_edit(name: str) -> Any:
 def user_remove(name: str) -> Any:
     def confirm() -> None:
         if request.form.get("confirm_name", "").strip() != name:
-            raise ConsoleError("type the user name to confirm", "remove_confirm_missing")
+            raise ConsoleError(Text("Type the user name to confirm the removal."))
         confirm_passphrase()
 
     try:
@@ -147,7 +152,7 @@ def user_remove(name: str) -> Any:
         raise
     except ConsoleError as exc:
         return _user_page(name, 400, error_text(exc))
-    flash(text("user_removed_ok", user=name), "ok")
+    flash(gettext("Removed the investigator %(user)s.", user=name), "ok")
     return redirect(url_for("admin.users"))
 
 
@@ -163,7 +168,9 @@ def recusal_lift() -> Any:
         raise
     except ConsoleError as exc:
         return _users_page(400, error_text(exc))
-    flash(text("recusal_lifted", user=name, regno=regno), "ok")
+    flash(
+        gettext("The recusal of %(user)s from %(regno)s is lifted.", user=name, regno=regno), "ok"
+    )
     return redirect(url_for("admin.users"))
 
 
@@ -204,7 +211,7 @@ def retention_settings() -> Any:
     except ConsoleError as exc:
         keep = {"retention_days": days_text, "archive_dir": folder or ""}
         return _retention_page(400, error_text(exc), **keep)
-    flash(text("retention_saved"), "ok")
+    flash(gettext("Retention settings saved."), "ok")
     return redirect(url_for("admin.retention_view"))
 
 
@@ -212,9 +219,7 @@ def _whole_number(typed: str) -> int | None:
     try:
         return int(typed) if typed else None
     except ValueError:
-        raise ConsoleError(
-            "retention days must be a whole number", "retention_days_invalid"
-        ) from None
+        raise ConsoleError(Text("Retention days must be a whole number.")) from None
 
 
 @blueprint.post("/retention/run")
@@ -222,7 +227,7 @@ def _whole_number(typed: str) -> int | None:
 def retention_run() -> Any:
     def confirm() -> None:
         if request.form.get("confirm") != "yes":
-            raise ConsoleError("tick the confirmation box", "retention_confirm_missing")
+            raise ConsoleError(Text("Tick the confirmation box to run retention."))
         confirm_passphrase()
 
     try:
@@ -233,9 +238,21 @@ def retention_run() -> Any:
         return _retention_page(400, error_text(exc))
     if result.archives:
         folder = result.plan.archive_dir or ""
-        flash(text("retention_archived", n=len(result.archives), folder=folder), "ok")
-    flash(text("retention_done", n=result.removed), "ok")
+        flash(
+            gettext(
+                "%(n)s archives written into %(folder)s.", n=len(result.archives), folder=folder
+            ),
+            "ok",
+        )
+    flash(gettext("Retention done: %(n)s reports removed.", n=result.removed), "ok")
     if result.not_archived:
         reasons = "; ".join(f"{regno}: {why}" for regno, why in result.not_archived)
-        flash(text("retention_not_archived", n=len(result.not_archived), reasons=reasons), "error")
+        flash(
+            gettext(
+                "%(n)s reports could not be archived and stay on the console: %(reasons)s",
+                n=len(result.not_archived),
+                reasons=reasons,
+            ),
+            "error",
+        )
     return redirect(url_for("admin.retention_view"))

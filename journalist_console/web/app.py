@@ -11,6 +11,9 @@ guard in front of every page, error pages, and `serve`. The pages are blueprints
   investigator; 15 minutes without a request (`idle_seconds`) drop the keys from memory.
 * Every POST carries a CSRF token (Flask-WTF CSRFProtect); the Host header must name the loopback
   address (TRUSTED_HOSTS), which defeats DNS rebinding.
+* Indonesian by default, English through a link (a `lang` cookie); the texts are the console's
+  Flask-Babel catalog (journalist_console/translations). A translation is text, never markup:
+  templates escape the whole translated sentence, values included.
 """
 
 from __future__ import annotations
@@ -25,23 +28,36 @@ from typing import IO, Any
 
 from flask import Flask, Request, Response, flash, g, redirect, request, url_for
 from flask import session as cookie
+from flask_babel import Babel, get_translations
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from journalist_console import i18n, render, responses, settings
+from journalist_console import render, responses, settings
 from journalist_console.accounts import ROLES
 from journalist_console.errors import ConsoleError, NotPermitted, Recused, UnknownReport
 from journalist_console.home import Home, HomeLock
+from journalist_console.labels import (
+    CATEGORY_LABELS,
+    NOT_GIVEN,
+    RELATION_LABELS,
+    ROLE_LABELS,
+    STATUS_LABELS,
+    UNREADABLE,
+)
 from journalist_console.reports import FileInfo
+from journalist_console.texts import Text
 from journalist_console.web import admin, exchange, reports, unlock
 from journalist_console.web.state import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
     WebState,
     acting_admin,
     error_page,
     error_text,
+    gettext,
     session_user,
     state,
-    text,
+    translated,
 )
 from keys.records import CATEGORIES, STATUSES
 
@@ -54,6 +70,7 @@ TEMPLATES = (
     else Path(sys.prefix) / "share" / "wbs-dropbox" / "templates" / "console"
 )
 STATIC = TEMPLATES / "static"
+TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 LOOPBACK = "127.0.0.1"
 DEFAULT_IDLE_SECONDS = 15 * 60
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024 * 1024
@@ -156,11 +173,15 @@ def create_app(
         WTF_CSRF_SSL_STRICT=False,
         TESTING=testing,
         TEMPLATES_AUTO_RELOAD=False,
+        BABEL_DEFAULT_LOCALE=DEFAULT_LANGUAGE,
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
     )
     app.extensions["wbs_console"] = WebState(
         home=home, lock=held, idle_seconds=idle_seconds, default_user=default_user
     )
     CSRFProtect(app)
+    Babel(app, locale_selector=lambda: g.get("lang", DEFAULT_LANGUAGE))
+    _install_gettext(app)
     # File names come from the reporter: show control and bidi-override characters as escapes so
     # "photo\u202egpj.exe" cannot pass for "photoexe.jpg".
     app.jinja_env.filters["visible"] = lambda value: render.safe(value, keep_newlines=False)
@@ -174,9 +195,33 @@ def create_app(
     return app
 
 
+def _install_gettext(app: Flask) -> None:
+    """Templates' _(), gettext() and pgettext() return text, not markup: the sentence is escaped
+    as a whole when the page is rendered, so no translation can inject HTML."""
+
+    def template_gettext(msgid: str, **values: object) -> str:
+        text = str(get_translations().ugettext(msgid))
+        return text % values if values else text
+
+    def template_pgettext(context: str, msgid: str, **values: object) -> str:
+        text = str(get_translations().upgettext(context, msgid))
+        return text % values if values else text
+
+    def template_ngettext(singular: str, plural: str, number: int, **values: object) -> str:
+        text = str(get_translations().ungettext(singular, plural, number))
+        return text % {"num": number, **values}
+
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=template_gettext,
+        ngettext=template_ngettext,
+        pgettext=template_pgettext,
+        newstyle=False,
+    )
+
+
 def _language() -> str:
-    chosen = request.cookies.get("lang", i18n.DEFAULT_LANGUAGE)
-    return chosen if chosen in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
+    chosen = request.cookies.get("lang", DEFAULT_LANGUAGE)
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def _guard() -> Any:
@@ -190,7 +235,7 @@ def _guard() -> Any:
     held = state()
     if held.session is not None and time.monotonic() - held.last_seen > held.idle_seconds:
         held.lock_console()
-        flash(text("locked_idle"), "info")
+        flash(gettext("The console was locked after a period of inactivity."), "info")
     if not held.holds(cookie.get("unlock", "")):
         if request.method == "POST" and endpoint == "unlock.lock":
             return redirect(url_for("unlock.unlock"))
@@ -205,15 +250,22 @@ def _headers(response: Response) -> Response:
     return response
 
 
+def _label(labels: dict[str, Text], name: str | None, missing: Text) -> str:
+    """A machine name's label in the page's language (the name itself if it has none)."""
+    if not name:
+        return translated(missing)
+    label = labels.get(name)
+    return name if label is None else translated(label)
+
+
 def _template_values() -> dict[str, Any]:
-    lang = getattr(g, "lang", i18n.DEFAULT_LANGUAGE)
     me = session_user()
     return {
-        "lang": lang,
-        "t": lambda key, **values: i18n.text(key, lang, **values),
-        "status_label": lambda status: i18n.status_label(status, lang),
-        "category_label": lambda category: i18n.category_label(category, lang),
-        "relation_label": lambda relation: i18n.relation_label(relation, lang),
+        "lang": g.get("lang", DEFAULT_LANGUAGE),
+        "status_label": lambda status: _label(STATUS_LABELS, status, UNREADABLE),
+        "category_label": lambda category: _label(CATEGORY_LABELS, category, UNREADABLE),
+        "relation_label": lambda relation: _label(RELATION_LABELS, relation, NOT_GIVEN),
+        "role_label": lambda role: _label(ROLE_LABELS, role, NOT_GIVEN),
         "STATUSES": list(STATUSES),
         "RETENTION_MODES": list(settings.RETENTION_MODES),
         "CATEGORIES": list(CATEGORIES),
@@ -231,7 +283,7 @@ def _template_values() -> dict[str, Any]:
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:
-        return error_page(400, text("bad_request") + f" ({exc.description})")
+        return error_page(400, gettext("Bad request.") + f" ({exc.description})")
 
     @app.errorhandler(SecurityError)
     def untrusted_host(exc: SecurityError) -> Any:

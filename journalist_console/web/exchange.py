@@ -16,7 +16,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 
 from journalist_console import exporter, importer, reports, settings
 from journalist_console.errors import ConsoleError, ImportRefused
-from journalist_console.web.state import current_session, error_text, serialised, state, text
+from journalist_console.web.state import current_session, error_text, gettext, serialised, state
 from keys.keyfiles import PublicKey
 
 blueprint = Blueprint("exchange", __name__)
@@ -36,7 +36,7 @@ def _import_page(error: str | None = None, code: int = 200) -> Any:
 
 def _refused(exc: ImportRefused) -> Any:
     reason = str(exc).removeprefix("bundle refused: ")
-    return _import_page(error=text("import_refused", reason=reason), code=400)
+    return _import_page(error=gettext("Bundle refused: %(reason)s", reason=reason), code=400)
 
 
 @blueprint.get("/import")
@@ -84,7 +84,7 @@ def import_confirm() -> Any:
     token = request.form.get("token", "")
     waiting = state().uploads.pop(token, None) if _TOKEN.match(token) else None
     if waiting is None:
-        return _import_page(error=text("upload_expired"), code=400)
+        return _import_page(error=gettext("The upload expired; choose the file again."), code=400)
     path, shown = waiting  # the key whose fingerprint the page showed, kept server-side
     try:
         if request.form.get("decision") != "trust":
@@ -102,14 +102,28 @@ def import_confirm() -> Any:
 
 def _flash_import(result: importer.ImportResult) -> None:
     if result.already_imported:
-        flash(text("already_imported", seq=result.sequence), "info")
+        said = gettext("Bundle %(seq)s was imported before; nothing changed.", seq=result.sequence)
+        flash(said, "info")
         return
     counts = {"reports": result.new_reports, "entries": result.new_entries}
-    flash(text("imported", seq=result.sequence, **counts), "ok")
+    said = gettext(
+        "Imported bundle %(seq)s: %(reports)s new reports, %(entries)s new entries.",
+        seq=result.sequence,
+        **counts,
+    )
+    flash(said, "ok")
     if result.gap:
-        flash(text("gap_warning", first=result.gap[0], last=result.gap[1]), "error")
+        said = gettext(
+            "Warning: bundles %(first)s–%(last)s from this server were never imported here.",
+            first=result.gap[0],
+            last=result.gap[1],
+        )
+        flash(said, "error")
     for regno in result.unreadable:
-        flash(text("unreadable_warning", regno=regno), "error")
+        said = gettext(
+            "Warning: %(regno)s holds an envelope this console cannot decrypt.", regno=regno
+        )
+        flash(said, "error")
 
 
 def _export_page(error: str | None = None, code: int = 200) -> Any:
@@ -137,12 +151,21 @@ def export_write() -> Any:
         result = exporter.export_bundle(session, exporter.next_bundle_path(session))
     except ConsoleError as exc:
         return _export_page(error=error_text(exc), code=400)
+    seq, responses, acks = result.sequence, result.responses, result.acks
     if result.completed_interrupted:
-        key = "exported_completed"
+        said = gettext(
+            "Completed the interrupted export %(seq)s; export again for anything newer.", seq=seq
+        )
+    elif result.empty:
+        said = gettext("Nothing new; an empty bundle %(seq)s was written anyway.", seq=seq)
     else:
-        key = "exported_empty" if result.empty else "exported_ok"
-    counts = {"responses": result.responses, "acks": result.acks}
-    flash(text(key, seq=result.sequence, **counts), "ok")
+        said = gettext(
+            "Wrote bundle %(seq)s: %(responses)s responses, %(acks)s acknowledgements.",
+            seq=seq,
+            responses=responses,
+            acks=acks,
+        )
+    flash(said, "ok")
     return redirect(url_for("exchange.export_page"))
 
 

@@ -26,12 +26,13 @@ from journalist_console import (
 )
 from journalist_console.errors import ConsoleError
 from journalist_console.session import Session
+from journalist_console.texts import Text
 from journalist_console.web.state import (
     acting_admin,
     current_session,
     error_text,
+    gettext,
     serialised,
-    text,
 )
 from keys.records import CATEGORIES, STATUSES
 
@@ -99,7 +100,7 @@ def reply(regno: str) -> Any:
 
     def act(session: Session, canonical: str) -> str:
         responses.reply(session, canonical, message)
-        return text("reply_saved")
+        return gettext("Reply recorded; it leaves with the next export.")
 
     return _act(regno, act, reply=message)
 
@@ -111,7 +112,7 @@ def status(regno: str) -> Any:
 
     def act(session: Session, canonical: str) -> str:
         responses.set_status(session, canonical, new_status, note)
-        return text("status_saved")
+        return gettext("Status changed; it leaves with the next export.")
 
     return _act(regno, act, status_note=note)
 
@@ -123,7 +124,7 @@ def note(regno: str) -> Any:
 
     def act(session: Session, canonical: str) -> str:
         responses.add_note(session, canonical, body)
-        return text("note_saved")
+        return gettext("Internal note added.")
 
     return _act(regno, act, note=body)
 
@@ -136,9 +137,13 @@ def assign(regno: str) -> Any:
     def act(session: Session, canonical: str) -> str:
         if not name:
             previous = staff.unassign(session, canonical)
-            return text("unassigned_ok" if previous else "was_not_assigned")
+            return (
+                gettext("The report is no longer assigned.")
+                if previous
+                else gettext("The report was not assigned.")
+            )
         staff.assign(session, canonical, name)
-        return text("assigned_ok", user=name)
+        return gettext("The report is assigned to %(user)s.", user=name)
 
     return _act(regno, act)
 
@@ -150,12 +155,19 @@ def recuse(regno: str) -> Any:
     canonical = reports.resolve(session, regno)
     reason = request.form.get("reason", "")
     if request.form.get("confirm") != "yes":
-        return _report_page(canonical, 400, error=text("recuse_confirm_missing"), reason=reason)
+        return _report_page(
+            canonical,
+            400,
+            error=gettext("Tick the confirmation box to declare a conflict of interest."),
+            reason=reason,
+        )
     try:
         staff.recuse(session, canonical, reason)
     except ConsoleError as exc:
         return _report_page(canonical, 400, error=error_text(exc), reason=reason)
-    flash(text("recused_ok", regno=canonical), "ok")
+    flash(
+        gettext("You are recused from %(regno)s; you can no longer open it.", regno=canonical), "ok"
+    )
     return redirect(url_for("reports.queue"))
 
 
@@ -166,11 +178,13 @@ def save(regno: str) -> Any:
 
     def act(session: Session, canonical: str) -> str:
         if not folder or not Path(folder).is_absolute():
-            raise ConsoleError("give the full path of an existing folder", "folder_absolute")
+            raise ConsoleError(
+                Text("Give the full path of an existing folder (e.g. /media/usb/case).")
+            )
         saved = files.save_files(session, canonical, Path(folder))
         written = [item for item in saved if item.path is not None]
         problems = "; ".join(item.problem for item in saved if item.problem)
-        said = text("saved_files", count=len(written), folder=folder)
+        said = gettext("Saved %(count)s files to %(folder)s.", count=len(written), folder=folder)
         return f"{said} {problems}" if problems else said
 
     return _act(regno, act, folder=folder)
@@ -198,7 +212,14 @@ def _download(regno: str, entry_id: str, stripped: bool) -> Any:
     except ConsoleError as exc:
         return _report_page(canonical, 400, error=error_text(exc))
     except metastrip.StripError as exc:
-        return _report_page(canonical, 400, error=text("strip_failed", reason=str(exc)))
+        return _report_page(
+            canonical,
+            400,
+            error=gettext(
+                "A copy without metadata exists only for intact JPEG/PNG images: %(reason)s",
+                reason=str(exc),
+            ),
+        )
     response = Response(data, mimetype="application/octet-stream")
     response.headers.set("Content-Disposition", "attachment", filename=name)
     return response

@@ -17,18 +17,22 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, render_template, request
+import flask_babel
+from flask import abort, current_app, render_template, request
 from flask import session as cookie
 
-from journalist_console import accounts, i18n
+from journalist_console import accounts
 from journalist_console.errors import ConsoleError
 from journalist_console.home import Home, HomeLock
 from journalist_console.session import Session
+from journalist_console.texts import Text
 from journalist_console.vault import open_vault
 from keys.errors import WrongPassphrase
 from keys.keyfiles import PublicKey
 
 F = TypeVar("F", bound=Callable[..., Any])
+LANGUAGES = ("id", "en")  # the first is the default
+DEFAULT_LANGUAGE = LANGUAGES[0]
 
 
 @dataclass
@@ -130,12 +134,21 @@ def local_target(target: str | None) -> str:
     return "/" if parts.scheme or parts.netloc else target
 
 
+def translated(text: Text) -> str:
+    """A Text in the page's language."""
+    return text.render(flask_babel.get_translations().ugettext)
+
+
+def gettext(msgid: str, **values: object) -> str:
+    """A message of the console's catalog in the page's language."""
+    return str(flask_babel.gettext(msgid, **values))
+
+
 def error_text(exc: Exception) -> str:
-    return i18n.error_text(exc, g.get("lang", i18n.DEFAULT_LANGUAGE))
-
-
-def text(key: str, **values: object) -> str:
-    return i18n.text(key, g.get("lang", i18n.DEFAULT_LANGUAGE), **values)
+    """An error as a page shows it: a ConsoleError's message in the page's language; anything
+    else (a key file's own error, say) as its English line."""
+    message = exc.message if isinstance(exc, ConsoleError) else None
+    return translated(message) if isinstance(message, Text) else str(exc)
 
 
 def error_page(code: int, message: str) -> Any:
@@ -150,14 +163,14 @@ def confirm_passphrase() -> None:
     try:
         open_vault(session.home, typed, session.investigator)
     except (WrongPassphrase, ConsoleError) as exc:
-        raise ConsoleError("your passphrase is wrong", "confirm_passphrase_wrong") from exc
+        raise ConsoleError(Text("Your passphrase (to confirm) is wrong; nothing changed.")) from exc
 
 
 def new_passphrase() -> bytes:
     """The new passphrase typed twice in the form."""
     new = request.form.get("new_passphrase", "")
     if new != request.form.get("new_passphrase_again", ""):
-        raise ConsoleError("the two passphrases differ; nothing changed", "passphrases_differ")
+        raise ConsoleError(Text("The two new passphrases differ; nothing changed."))
     return new.encode("utf-8")
 
 

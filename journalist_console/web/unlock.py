@@ -14,11 +14,10 @@ from typing import Any
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask import session as cookie
 
-from journalist_console import i18n
 from journalist_console.errors import ConsoleError
 from journalist_console.session import Session
 from journalist_console.vault import open_vault
-from journalist_console.web.state import error_text, local_target, mutex, state, text
+from journalist_console.web.state import LANGUAGES, error_text, gettext, local_target, mutex, state
 from keys.errors import CryptoFormatError, WrongPassphrase
 
 blueprint = Blueprint("unlock", __name__)
@@ -34,7 +33,7 @@ def favicon() -> Any:
 @blueprint.get("/lang/<code>")
 def set_language(code: str) -> Any:
     response = redirect(local_target(request.args.get("next")))
-    if code in i18n.LANGUAGES:
+    if code in LANGUAGES:
         response.set_cookie("lang", code, max_age=365 * 86400, httponly=True, samesite="Strict")
     return response
 
@@ -53,7 +52,7 @@ def unlock() -> Any:
     try:
         _unlock(typed, request.form.get("passphrase", "").encode("utf-8"))
     except WrongPassphrase:
-        error, code = text("wrong_passphrase"), 401
+        error, code = gettext("Wrong passphrase."), 401
     except (ConsoleError, CryptoFormatError) as exc:
         error, code = error_text(exc), 400
     else:
@@ -87,5 +86,5 @@ def lock() -> Any:
     with mutex(held):
         held.lock_console()
     cookie.clear()
-    flash(text("locked"), "info")
+    flash(gettext("The console is locked."), "info")
     return redirect(url_for("unlock.unlock"))
