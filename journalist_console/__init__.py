@@ -1,8 +1,9 @@
 """The investigator console: an offline workstation application for the inspectorate.
 
-Modules, bottom up (design: docs/console-design.md); a module imports only those above it:
+Modules, bottom up (design: docs/console-design.md); imports go to the lines above, or sideways
+among the operations, never in a circle:
 
-    errors, dates, texts   the expected failures; days; what people type
+    texts, errors, dates   messages (Text) and what people type; the expected failures; days
     schema, audit          the SQLCipher database; the hash-chained audit log
     home, vault            the home directory and its lock; the vault, passphrase boxes, `init`
     accounts               who may do what: account and recusal queries and checks

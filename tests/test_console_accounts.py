@@ -1,4 +1,4 @@
-"""Investigators' own accounts on one console (issue 11): unlocking, administration, assignment,
+"""Investigators' own accounts on one console: unlocking, administration, assignment,
 recusal and attribution, through the command line (in process) and the web interface."""
 
 from __future__ import annotations
@@ -14,15 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_support import (
-    FAST_KDF,
-    PASSPHRASE,
-    FakeServer,
-    init_console,
-    open_response,
-    read_console_bundle,
-    write_passphrase_file,
-)
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -34,6 +25,8 @@ from journalist_console.home import Home
 from journalist_console.session import Session
 from journalist_console.vault import open_vault
 from journalist_console.web import create_app
+from support.bundles import FakeServer, open_response, read_console_bundle
+from support.instances import BOX_KDF, PASSPHRASE, init_console, write_passphrase_file
 
 PASSPHRASES = {
     "investigator": PASSPHRASE,
@@ -46,7 +39,7 @@ PASSPHRASES = {
 @pytest.fixture(autouse=True)
 def _fast_and_fixed(monkeypatch: pytest.MonkeyPatch) -> None:
     # Boxes written after init use the cheap KDF too (the real cost is tested elsewhere).
-    monkeypatch.setattr(vault, "NEW_BOX_KDF", FAST_KDF)
+    monkeypatch.setattr(vault, "NEW_BOX_KDF", BOX_KDF)
     monkeypatch.setattr(dates, "today", lambda: dt.date(2025, 3, 10))
 
 

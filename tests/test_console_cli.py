@@ -15,15 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_support import (
-    PASSPHRASE,
-    FakeServer,
-    console_identity,
-    init_console,
-    open_response,
-    read_console_bundle,
-    write_passphrase_file,
-)
 
 from journalist_console import dates, schema
 from journalist_console.cli import main
@@ -34,6 +25,8 @@ from keys import keyfiles
 from keys.bundle import write_bundle
 from keys.keyfiles import DEFAULT_KDF
 from keys.records import STATUSES
+from support.bundles import FakeServer, open_response, read_console_bundle
+from support.instances import PASSPHRASE, console_identity, init_console, write_passphrase_file
 
 
 @dataclass

@@ -13,14 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_support import (
-    PASSPHRASE,
-    FakeServer,
-    init_console,
-    open_response,
-    read_console_bundle,
-    write_passphrase_file,
-)
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -30,6 +22,8 @@ from journalist_console.cli import main
 from journalist_console.errors import ConsoleBusy
 from journalist_console.home import Home, HomeLock
 from journalist_console.web import create_app
+from support.bundles import FakeServer, open_response, read_console_bundle
+from support.instances import PASSPHRASE, init_console, write_passphrase_file
 
 
 def _png() -> bytes:

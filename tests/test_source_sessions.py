@@ -9,29 +9,23 @@ import time
 from pathlib import Path
 
 import pytest
-from source_support import (
-    FlaskAgent,
+
+from dropbox import sessions
+from dropbox.instance import DEFAULT_SESSION_IDLE_SECONDS
+from keys import tokens
+from support.http import FlaskAgent
+from support.instances import Site, make_site
+from support.pages import (
     Report,
     Reporter,
-    Site,
     assert_in_language,
-    make_site,
     notices,
     page_lang,
     security_header_problems,
     tr,
 )
 
-from dropbox import sessions
-from dropbox.instance import DEFAULT_SESSION_IDLE_SECONDS
-from keys import tokens
-
 BUSY = "The service is busy right now. Please wait a minute and try again."
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Site:
-    return make_site(tmp_path)
 
 
 # -- idle timeout ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Issue 7: the whole journey in a real browser with JavaScript off, as on Tor Browser "Safest".
+"""The whole journey in a real browser with JavaScript off, as on Tor Browser "Safest".
 
 Debian's headless Chromium, driven by Selenium, with JavaScript disabled by content setting (proved
 on a canary page first), a fresh profile, and no network but 127.0.0.1. Against the real
@@ -47,15 +47,9 @@ except ImportError:  # pragma: no cover - a setup problem, not a product problem
 
 from babel.messages.pofile import read_po  # noqa: E402
 from babel.support import Translations  # noqa: E402
-from browser import (  # noqa: E402
-    LANDING_BUDGET,
-    PASSPHRASE,
-    REPO,
-    Browser,
-    deployment,
-    landing_bytes,
-    missing_tools,
-)
+from browser import Browser  # noqa: E402
+from deployment import PASSPHRASE, REPO, deployment, landing_bytes, missing_tools  # noqa: E402
+from page_audit import LANDING_BUDGET  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
 from dropbox.i18n import TRANSLATIONS  # noqa: E402
