@@ -37,6 +37,7 @@ from bench.common import (
 )
 from keys import codename, keytypes, payload
 from keys.bundle import ItemSource, write_bundle
+from keys.documents import ReportDocument
 from keys.keyfiles import (
     read_public_key,
     recipient_public_key,
@@ -90,24 +91,20 @@ def build_bundle(
             regno = new_regno()
         regnos.add(regno)
         report_rows.append({"regno": regno, "source_id": source_id, "received_day": day})
-        document = {
-            "v": 1,
-            "category": categories[index % len(categories)],
-            "relation": "employee",
-            "language": "id",
-            "what": f"Laporan nomor {index}: pengadaan digelembungkan",
-            "who": "Panitia pengadaan",
-            "where": "Biro umum",
-            "when": "Maret",
-            "how": "Harga satuan dua kali harga pasar " * 8,
-            "message": "",
-            "pseudonym": "",
-            "contact": "",
-        }
+        document = ReportDocument(
+            category=categories[index % len(categories)],
+            relation="employee",
+            language="id",
+            what=f"Laporan nomor {index}: pengadaan digelembungkan",
+            who="Panitia pengadaan",
+            where="Biro umum",
+            when="Maret",
+            how="Harga satuan dua kali harga pasar " * 8,
+        )
         report_id = new_id()
         (items_dir / report_id).write_bytes(
             payload.seal_bytes(
-                {"kind": "report"}, json.dumps(document, ensure_ascii=False).encode(), [recipient]
+                {"kind": document.KIND}, document.to_bytes(), [recipient]
             )
         )
         entries.append(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import re
 import secrets
 import subprocess
@@ -25,6 +24,7 @@ from dropbox import instance as instance_module
 from keys import keytypes, payload
 from keys.bundle import ItemSource, write_bundle
 from keys.codename import CodenameDeriver
+from keys.documents import ReplyDocument
 from keys.keyfiles import recipient_public_key, verify_public_key, write_public_key
 from keys.records import new_id, today
 
@@ -342,10 +342,10 @@ def reply_bundle(
     items, records = [], []
     for index in range(count):
         response_id = new_id()
-        document = {"v": 1, "message": f"{message} ({index + 1})", "author": "Inspektorat"}
+        document = ReplyDocument(f"{message} ({index + 1})", "Inspektorat")
         sealed = payload.seal_bytes(
-            {"kind": "reply"},
-            json.dumps(document).encode(),
+            {"kind": document.KIND},
+            document.to_bytes(),
             [source_key, instance.inspectorate.public_key],
         )
         (staging / response_id).write_bytes(sealed)
