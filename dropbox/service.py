@@ -8,23 +8,27 @@ database rows last, in one transaction. A crash in between leaves unreferenced e
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
-
-import nacl.public
 
 from dropbox import db
 from dropbox.instance import Instance
 from dropbox.store import PendingFile, Store, StoreError, coarsen_times
 from keys import codename, payload
 from keys.codename import CodenameDeriver, SourceSecrets
+from keys.documents import (
+    DocumentError,
+    FollowupDocument,
+    ReplyDocument,
+    ReportDocument,
+    StatusDocument,
+)
 from keys.errors import EnvelopeError
 from keys.keyfiles import parse_public_key, recipient_public_key
+from keys.keytypes import RecipientIdentity, RecipientKey
 from keys.records import new_id, new_regno, today
 
 MAX_FILENAME_CHARS = 255
@@ -49,7 +53,7 @@ class EncryptedUpload:
     def __init__(
         self,
         store: Store,
-        recipients: Sequence[nacl.public.PublicKey],
+        recipients: Sequence[RecipientKey],
         filename: str,
         media_type: str,
     ) -> None:
@@ -203,7 +207,7 @@ class DropBox:
             ).fetchone()
         return str(row["source_id"]) if row else None
 
-    def source_public_key(self, source_id: str) -> nacl.public.PublicKey:
+    def source_public_key(self, source_id: str) -> RecipientKey:
         with self.connection() as connection:
             row = connection.execute(
                 "SELECT public_key FROM sources WHERE source_id = ?", (source_id,)
@@ -223,11 +227,11 @@ class DropBox:
             committed.append((entry_id, upload.size))
         return committed
 
-    def _write_document(self, kind: str, document: dict[str, Any]) -> tuple[str, int]:
-        content = json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    def _write_document(self, document: ReportDocument | FollowupDocument) -> tuple[str, int]:
+        content = document.to_bytes()
         entry_id = new_id()
         self.store.write_item(
-            entry_id, payload.seal_bytes({"kind": kind}, content, self.recipients)
+            entry_id, payload.seal_bytes({"kind": document.KIND}, content, self.recipients)
         )
         return entry_id, len(content)
 
@@ -235,8 +239,7 @@ class DropBox:
         self, source_id: str, fields: dict[str, str], uploads: Sequence[EncryptedUpload]
     ) -> str:
         """Encrypt and store a report and its files; returns the new register number."""
-        document = {"v": 1, **fields}
-        report_id, report_size = self._write_document("report", document)
+        report_id, report_size = self._write_document(ReportDocument(**fields))
         files = self._commit_uploads(uploads)
         day = today()
         with self.connection() as connection, db.transaction(connection):
@@ -255,7 +258,7 @@ class DropBox:
     ) -> None:
         if not self.owns_report(source_id, regno):
             raise LookupError("no such report for this source")
-        followup_id, size = self._write_document("followup", {"v": 1, "message": message})
+        followup_id, size = self._write_document(FollowupDocument(message))
         files = self._commit_uploads(uploads)
         day = today()
         with self.connection() as connection, db.transaction(connection):
@@ -297,7 +300,7 @@ class DropBox:
 
     # -- what a returning source sees ---------------------------------------------------
 
-    def reports_for(self, source_id: str, source_key: nacl.public.PrivateKey) -> list[ReportView]:
+    def reports_for(self, source_id: str, source_key: RecipientIdentity) -> list[ReportView]:
         """The source's reports with statuses and replies, decrypted in memory only."""
         with self.connection() as connection:
             reports = connection.execute(
@@ -331,23 +334,24 @@ class DropBox:
                 views.append(view)
         return views
 
-    def _open_response(self, row: sqlite3.Row, source_key: nacl.public.PrivateKey) -> ResponseView:
+    def _open_response(self, row: sqlite3.Row, source_key: RecipientIdentity) -> ResponseView:
         view = ResponseView(row["response_id"], row["kind"], row["day"], readable=False)
         try:
             with self.store.open_item(row["response_id"]) as handle:
                 data = handle.read(MAX_RESPONSE_BYTES + 64 * 1024)
             meta, content = payload.open_bytes(data, [source_key], MAX_RESPONSE_BYTES)
-            document = json.loads(content.decode("utf-8"))
-        except (StoreError, EnvelopeError, UnicodeDecodeError, ValueError):
+            kind = StatusDocument if row["kind"] == "status" else ReplyDocument
+            document = kind.from_bytes(content)
+        except (StoreError, EnvelopeError, DocumentError):
             # One damaged item must not take the whole page down: it is shown as unreadable.
             return view
-        if meta.get("kind") != row["kind"] or not isinstance(document, dict):
+        if meta.get("kind") != row["kind"]:
             return view
         view.readable = True
-        view.message = str(document.get("message") or document.get("note") or "")
-        view.author = str(document.get("author") or "")
-        if row["kind"] == "status":
-            view.status = str(document.get("status") or "")
+        if isinstance(document, StatusDocument):
+            view.message, view.status = document.note, document.status
+        else:
+            view.message, view.author = document.message, document.author
         return view
 
     def delete_reply(self, source_id: str, response_id: str) -> bool:

@@ -32,11 +32,12 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from dropbox import forms
 from dropbox.i18n import LANGUAGES, current_language
+from dropbox.labels import CATEGORY_LABELS, RELATION_LABELS, STATUS_LABELS
 from dropbox.service import DropBox, EncryptedUpload
 from dropbox.uploads import pending_uploads
 from keys import codename, tokens
 from keys.errors import CodenameError, KdfBusy
-from keys.records import CATEGORIES, RELATIONS, STATUSES, normalize_regno
+from keys.records import normalize_regno
 
 blueprint = Blueprint("source", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -176,8 +177,8 @@ def _report_form(
         "submit.html",
         values=values,
         errors=errors,
-        categories=CATEGORIES,
-        relations=RELATIONS,
+        categories=CATEGORY_LABELS,
+        relations=RELATION_LABELS,
         ticket=_upload_ticket(source_id),
         honeypot=forms.HONEYPOT_FIELD,
     )
@@ -242,7 +243,7 @@ def lookup() -> str:
     return render_template(
         "lookup.html",
         reports=reports,
-        statuses=STATUSES,
+        statuses=STATUS_LABELS,
         ticket=_upload_ticket(session["source_id"]),
     )
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import os
 import re
 import threading
@@ -32,24 +33,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlencode
 
-import nacl.public
 import pytest
 import socks
-from hostile_support import Http as DirectHttp
-from hostile_support import (
-    MiB,
-    RealServer,
-    Reply,
-    Reporter,
-    decrypt_store,
-    hidden,
-    real_server,
-    report_fields,
-)
-from proxy_support import Proxy, haproxy_binary, running_proxy
-from server_support import make_server
 from tornet import (
     OnionConnection,
     TorNetwork,
@@ -62,6 +48,14 @@ from tornet import (
 )
 
 from keys import codename
+from keys.keytypes import RecipientIdentity
+from support.http import HttpAgent
+from support.inspection import decrypt_store
+from support.instances import MiB, make_site
+from support.pages import OneStepReporter as Reporter
+from support.pages import hidden, report_fields
+from support.processes import RealServer, real_server
+from support.proxy import Proxy, haproxy_binary, running_proxy
 
 pytestmark = pytest.mark.slow
 
@@ -123,41 +117,17 @@ def start_onion_service(network: TorNetwork, proxy_port: int) -> TorNode:
 # -- visitors --------------------------------------------------------------------------------
 
 
-class OnionHttp(DirectHttp):
-    """`hostile_support.Http` (one cookie, a browser's headers, no redirects followed) over the
-    client tor: every request is a new stream on the circuit of SOCKS user `circuit`."""
+class OnionHttp(HttpAgent):
+    """The tests' HTTP client (one cookie jar, a browser's headers, no redirects followed) over
+    the client tor: every request is a new stream on the circuit of SOCKS user `circuit`."""
 
-    def __init__(self, onion: str, socks_port: int, circuit: str) -> None:
-        super().__init__(port=80, user_agent=BROWSER)
-        self.onion = onion
+    def __init__(self, onion: str, socks_port: int, circuit: str, timeout: float = 60) -> None:
+        super().__init__(port=80, host=onion, timeout=timeout, user_agent=BROWSER)
         self.socks_port = socks_port
         self.socks_user = circuit
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        content_type: str | None = None,
-        timeout: float = 60,
-    ) -> Reply:
-        connection = OnionConnection(self.onion, self.socks_port, self.socks_user, timeout)
-        headers = {"User-Agent": self.user_agent, "Accept-Language": "en-US,en;q=0.5"}
-        if self.cookie:
-            headers["Cookie"] = self.cookie
-        if content_type:
-            headers["Content-Type"] = content_type
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
-        finally:
-            connection.close()
-        for name, value in response.getheaders():
-            if name.lower() == "set-cookie":
-                pair = value.split(";", 1)[0]
-                self.cookie = pair if pair.partition("=")[2] else None
-        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+    def _connection(self) -> http.client.HTTPConnection:
+        return OnionConnection(self.host, self.socks_port, self.socks_user, self.timeout)
 
 
 @dataclass
@@ -167,7 +137,7 @@ class Onion:
     service: TorNode
     proxy: Proxy
     server: RealServer
-    inspectorate: nacl.public.PrivateKey
+    inspectorate: RecipientIdentity
 
     def visitor(self, circuit: str) -> OnionHttp:
         return OnionHttp(self.address, self.network.socks_port, circuit)
@@ -191,9 +161,9 @@ def wait_until_reachable(network: TorNetwork, service: TorNode, deadline: float)
         if hostname.exists():
             address = hostname.read_text().strip()
             try:
-                page = OnionHttp(address, network.socks_port, f"probe-{attempt}").request(
-                    "GET", "/", timeout=min(15.0, remaining)
-                )
+                page = OnionHttp(
+                    address, network.socks_port, f"probe-{attempt}", timeout=min(15.0, remaining)
+                ).get("/")
                 if page.status == 200:
                     network.milestone("onion answers")
                     return address
@@ -210,9 +180,9 @@ def onion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Onion]:
         pytest.skip("tor or tor-gencert is not installed (`make test` installs them)")
     haproxy_binary()  # skips where haproxy is missing
     tmp = tmp_path_factory.mktemp("onion")
-    instance = make_server(tmp, upload_limit=16 * MiB)
+    instance = make_site(tmp, upload_limit=16 * MiB, with_app=False)
     with contextlib.ExitStack() as stack:
-        server = stack.enter_context(real_server(instance.data, tmp))
+        server = stack.enter_context(real_server(instance.data_dir, tmp / "server-logs"))
         proxy = stack.enter_context(running_proxy(server.port, tmp / "proxy"))
         network = stack.enter_context(private_network(tmp / "tor"))
         deadline = time.monotonic() + BOOTSTRAP_TIMEOUT
@@ -222,7 +192,7 @@ def onion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Onion]:
         network.start_client()
         service = start_onion_service(network, proxy.port)
         address = wait_until_reachable(network, service, deadline)
-        yield Onion(address, network, service, proxy, server, instance.inspectorate)
+        yield Onion(address, network, service, proxy, server, instance.recipient)
 
 
 # -- the journey -----------------------------------------------------------------------------
@@ -327,14 +297,12 @@ def _bad_logins(flood: Flood, circuit: str) -> None:
         if not flood.on():
             return
         try:
-            page = http.request("GET", "/login", timeout=30)
+            page = http.get("/login")
             if page.status != 200:
                 flood.count(circuit, f"login page {page.status}")
                 continue
             form = {"csrf_token": hidden(page.text, "csrf_token"), "codename": codename.generate()}
-            answer = http.request(
-                "POST", "/login", urlencode(form).encode(), "application/x-www-form-urlencoded", 30
-            )
+            answer = http.post("/login", form)
             flood.count(circuit, f"login {answer.status}")
         except (OSError, AssertionError) as error:  # AssertionError: a page without a form
             flood.count(circuit, f"login {type(error).__name__}")
@@ -346,14 +314,12 @@ def _creates(flood: Flood, circuit: str) -> None:
         if not flood.on():
             return
         try:
-            page = http.request("GET", "/generate", timeout=30)
+            page = http.get("/generate")
             if page.status != 200:
                 flood.count(circuit, f"create page {page.status}")
                 continue
             form = {"csrf_token": hidden(page.text, "csrf_token")}
-            answer = http.request(
-                "POST", "/create", urlencode(form).encode(), "application/x-www-form-urlencoded", 30
-            )
+            answer = http.post("/create", form)
             flood.count(circuit, f"create {answer.status}")
         except (OSError, AssertionError) as error:  # AssertionError: a page without a form
             flood.count(circuit, f"create {type(error).__name__}")

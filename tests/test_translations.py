@@ -21,8 +21,6 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import nacl.public
-import nacl.signing
 import pytest
 from babel.messages import frontend
 from babel.messages.catalog import Catalog, Message
@@ -35,6 +33,7 @@ from flask.testing import FlaskClient
 from dropbox import instance as inst
 from dropbox.app import create_app
 from dropbox.service import DropBox
+from keys import keytypes
 from keys.codename import CodenameDeriver, CodenameKdfParams
 from keys.keyfiles import recipient_public_key, verify_public_key
 
@@ -288,8 +287,8 @@ def test_script_rejects_unknown_commands() -> None:
 def app(tmp_path: Path) -> Iterator[Flask]:
     instance = inst.create(
         tmp_path / "data",
-        [recipient_public_key(nacl.public.PrivateKey.generate())],
-        [verify_public_key(nacl.signing.SigningKey.generate())],
+        [recipient_public_key(keytypes.new_recipient_identity())],
+        [verify_public_key(keytypes.new_signing_key())],
     )
     box = DropBox(instance, CodenameDeriver(*instance.codename_salts(), params=FAST_KDF))
     box.setup()
