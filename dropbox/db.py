@@ -64,6 +64,16 @@ CREATE TABLE IF NOT EXISTS responses (
     position     INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS responses_by_report ON responses(regno);
+-- The heads of the console's audit log, as the console's signed bundles announced them (the
+-- number of entries and the SHA-256 of the last one: a hash, it reveals nothing). The latest goes
+-- back in every export, and the console refuses to import when its own log no longer holds it:
+-- the log cannot be rewritten on the console behind what already left it.
+CREATE TABLE IF NOT EXISTS audit_anchors (
+    console_seq  INTEGER PRIMARY KEY,
+    count        INTEGER NOT NULL,
+    hash         TEXT NOT NULL,
+    day          TEXT NOT NULL
+);
 """
 
 

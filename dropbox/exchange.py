@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dropbox import db
 from dropbox.service import DropBox
@@ -90,7 +91,10 @@ def export_bundle(box: DropBox, out: Path, everything: bool = False) -> ExportSu
             for source_id in source_ids
         ]
         sequence = int(db.get_meta(connection, "export_seq", "0") or 0) + 1
-    body = {
+        anchor = connection.execute(
+            "SELECT count, hash FROM audit_anchors ORDER BY console_seq DESC LIMIT 1"
+        ).fetchone()
+    body: dict[str, Any] = {
         "instance": box.instance.instance_id,
         "sequence": sequence,
         "created_day": today(),
@@ -108,6 +112,8 @@ def export_bundle(box: DropBox, out: Path, everything: bool = False) -> ExportSu
             for row in entries
         ],
     }
+    if anchor is not None:
+        body["audit_anchor"] = {"count": anchor["count"], "hash": anchor["hash"]}
     items = [ItemSource(row["entry_id"], box.store.item_path(row["entry_id"])) for row in entries]
     check_server_body(body, {item.name for item in items})
     try:
@@ -211,6 +217,12 @@ def _import_staged(box: DropBox, bundle_path: Path, staging: Path) -> ImportSumm
                 "UPDATE entries SET acked = 1 WHERE entry_id = ?",
                 [(entry_id,) for entry_id in confirmed],
             )
+            head = body.get("audit_head")
+            if head is not None:
+                connection.execute(
+                    "INSERT INTO audit_anchors(console_seq, count, hash, day) VALUES (?, ?, ?, ?)",
+                    (sequence, head["count"], head["hash"], today()),
+                )
             db.set_meta(connection, "console_seq", sequence)
     except BaseException:
         for response_id in committed:

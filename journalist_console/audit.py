@@ -80,6 +80,7 @@ class VerifyResult:
     count: int
     head: str
     problem: str | None = None
+    anchored: int = 0  # entries up to here are confirmed by the server (0: none yet)
 
 
 def verify(conn: schema.Connection) -> VerifyResult:
@@ -113,6 +114,41 @@ def verify(conn: schema.Connection) -> VerifyResult:
     if count and stored_head != prev:
         return VerifyResult(False, count, prev, f"entry {count} was replaced")
     return VerifyResult(True, count, prev)
+
+
+@dataclass(frozen=True)
+class Head:
+    """The log's number of entries and the hash of the last one."""
+
+    count: int
+    hash: str
+
+
+def head(conn: schema.Connection) -> Head | None:
+    row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    return None if row is None else Head(int(row[0]), str(row[1]))
+
+
+def holds(conn: schema.Connection, anchor: Head) -> bool:
+    """Whether the log's entry number `anchor.count` is the one the anchor names: the log then
+    extends, unchanged, what it was when that head left the console."""
+    row = conn.execute("SELECT hash FROM audit WHERE seq = ?", (anchor.count,)).fetchone()
+    return row is not None and str(row[0]) == anchor.hash
+
+
+def remember_anchor(conn: schema.Connection, anchor: Head, day: str) -> None:
+    schema.set_setting(
+        conn, "audit_anchor", json.dumps({"count": anchor.count, "hash": anchor.hash, "day": day})
+    )
+
+
+def last_anchor(conn: schema.Connection) -> tuple[Head, str] | None:
+    """The newest head the server confirmed (from its last bundle), with the day it came."""
+    stored = schema.get_setting(conn, "audit_anchor")
+    if not stored:
+        return None
+    data = json.loads(stored)
+    return Head(int(data["count"]), str(data["hash"])), str(data["day"])
 
 
 def entries(conn: schema.Connection, limit: int = 200) -> list[AuditEntry]:

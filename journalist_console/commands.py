@@ -25,6 +25,7 @@ from journalist_console import (
     retention,
     settings,
     staff,
+    statistics,
 )
 from journalist_console.errors import ConsoleError
 from journalist_console.home import DEFAULT_USER, Home
@@ -183,6 +184,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         result = staff.verify_audit(session)
     if result.ok:
         out(f"Audit log intact: {result.count} entries; head {result.head}")
+        if result.anchored:
+            out(f"Entries 1 to {result.anchored} are as the server last confirmed them.")
         return 0
     err(f"audit log damaged: {result.problem}")
     return EXIT_ERROR
@@ -190,7 +193,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     with unlocked(args) as session:
-        stats = reports.stats(session)
+        stats = statistics.stats(session)
     if args.json:
         out(json.dumps(stats.__dict__, indent=1, sort_keys=True))
     else:

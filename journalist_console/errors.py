@@ -51,6 +51,11 @@ class ImportRefused(ConsoleError):
     """A bundle cannot be imported; the console is exactly as before."""
 
 
+class AuditRewritten(ImportRefused):
+    """The audit log does not hold the head the server confirmed: it was changed on this
+    console. Nothing was imported."""
+
+
 class ExportRefused(ConsoleError):
     """No response bundle can be written now; nothing was marked exported."""
 

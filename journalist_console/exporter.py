@@ -76,14 +76,24 @@ def _body(session: Session, sequence: int, created_day: str) -> tuple[dict[str, 
             "SELECT entry_id, sha256 FROM entries WHERE ack_seq = ? ORDER BY import_seq, rowid",
             (sequence,),
         )
+    ] + [
+        {"entry_id": row[0], "sha256": row[1]}
+        for row in conn.execute(
+            "SELECT entry_id, sha256 FROM retained WHERE ack_seq = ? ORDER BY entry_id",
+            (sequence,),
+        )
     ]
-    body = {
+    body: dict[str, Any] = {
         "instance": settings.instance(conn),
         "sequence": sequence,
         "created_day": created_day,
         "responses": responses,
         "acks": acks,
     }
+    head = audit.head(conn)
+    if head is not None:
+        # The server keeps it and sends it back: the log cannot be rewritten behind it unseen.
+        body["audit_head"] = {"count": head.count, "hash": head.hash}
     records.check_console_body(body, {item.name for item in items})
     return body, items
 
@@ -143,6 +153,9 @@ def export_bundle(session: Session, out: Path) -> ExportResult:
         acks = conn.execute(
             "UPDATE entries SET ack_seq = ? WHERE ack_seq IS NULL", (sequence,)
         ).rowcount
+        acks += conn.execute(
+            "UPDATE retained SET ack_seq = ? WHERE ack_seq IS NULL", (sequence,)
+        ).rowcount
         conn.execute(
             "INSERT INTO exports(sequence, created_day, state, responses, acks) "
             "VALUES (?, ?, 'pending', ?, ?)",
@@ -155,6 +168,7 @@ def export_bundle(session: Session, out: Path) -> ExportResult:
         with schema.transaction(conn):
             conn.execute("UPDATE responses SET export_seq = NULL WHERE export_seq = ?", (sequence,))
             conn.execute("UPDATE entries SET ack_seq = NULL WHERE ack_seq = ?", (sequence,))
+            conn.execute("UPDATE retained SET ack_seq = NULL WHERE ack_seq = ?", (sequence,))
             conn.execute("DELETE FROM exports WHERE sequence = ?", (sequence,))
             schema.set_setting(conn, "export_sequence", str(sequence - 1))
         raise

@@ -27,8 +27,9 @@ from typing import Any
 
 from journalist_console import audit, dates, schema, settings
 from journalist_console.envelopes import open_document, probe_file
-from journalist_console.errors import ConsoleError, ImportRefused, Unreadable
+from journalist_console.errors import AuditRewritten, ConsoleError, ImportRefused, Unreadable
 from journalist_console.session import Session
+from journalist_console.texts import Text
 from keys import bundle, records
 from keys.disk import fsync_dir
 from keys.documents import FollowupDocument, ReportDocument
@@ -47,6 +48,7 @@ class ImportResult:
     new_reports: int = 0
     new_entries: int = 0
     held_entries: int = 0
+    retained_entries: int = 0  # removed here by retention, sent again: acknowledged again
     unreadable: list[str] = field(default_factory=list)  # register numbers
     gap: tuple[int, int] | None = None  # bundles first..last from this server never imported
     pinned: str | None = None  # fingerprint pinned by this import
@@ -181,6 +183,20 @@ def _import_staged(
     ).fetchone():
         result.already_imported = True
         return result
+    anchor = _anchor(body)
+    if anchor is not None and not audit.holds(conn, anchor):
+        # The server holds the head of this console's audit log as it left in an export; the log
+        # here no longer holds it: it was rewritten, shortened or restored from an old copy.
+        raise AuditRewritten(
+            Text(
+                "The audit log no longer holds the entries it had when the last response bundle "
+                "left this console: it was changed. Nothing was imported. An administrator must "
+                "look into it (audit verify)."
+            ),
+            f"the audit log no longer holds entry {anchor.count} as it was exported "
+            "(its hash differs, or it is missing): the log was changed on this console. Nothing "
+            "was imported; run `audit verify` and investigate",
+        )
     last = conn.execute(
         "SELECT max(sequence) FROM imports WHERE instance = ?", (instance,)
     ).fetchone()[0]
@@ -207,15 +223,26 @@ def _import_staged(
     # console later sends back as its acknowledgement.
     item_hashes = {item["name"]: item["sha256"] for item in body["items"]}
     prepared: list[_Prepared] = []
+    retained: list[tuple[str, str]] = []
     for entry in body.get("entries", []):
         if conn.execute(
             "SELECT 1 FROM entries WHERE entry_id = ?", (entry["entry_id"],)
         ).fetchone():
             result.held_entries += 1
             continue
+        if conn.execute(
+            "SELECT 1 FROM retained WHERE entry_id = ?", (entry["entry_id"],)
+        ).fetchone():
+            # Removed here by retention, sent again by the server: acknowledged once more so
+            # that the server deletes its copy, never brought back.
+            retained.append((entry["entry_id"], item_hashes[entry["item"]]))
+            continue
         prepared.append(
             _prepare(session, entry, verified.items[entry["item"]], item_hashes[entry["item"]])
         )
+    result.retained_entries = len(retained)
+    # A report comes in only with an entry of its own that is new here (or is held already).
+    wanted = {p.entry["regno"] for p in prepared}
     if len({p.entry["item"] for p in prepared}) != len(prepared):
         raise ImportRefused("bundle refused: two entries share one item")
 
@@ -228,7 +255,16 @@ def _import_staged(
                 result.pinned = verified.signer.fingerprint
             if known is None:
                 schema.set_setting(conn, "server_instance", instance)
+            for entry_id, sha256 in retained:
+                conn.execute(
+                    "UPDATE retained SET sha256 = ?, ack_seq = NULL WHERE entry_id = ?",
+                    (sha256, entry_id),
+                )
+            reports_in = [r for r in body.get("reports", []) if r["regno"] in wanted]
+            sources_in = {r["source_id"] for r in reports_in}
             for source in body.get("sources", []):
+                if source["source_id"] not in sources_in:
+                    continue
                 conn.execute(
                     "INSERT OR IGNORE INTO sources(source_id, public_key, designation, "
                     "created_day) VALUES (?, ?, ?, ?)",
@@ -239,7 +275,7 @@ def _import_staged(
                         source["created_day"],
                     ),
                 )
-            for report in body.get("reports", []):
+            for report in reports_in:
                 cursor = conn.execute(
                     "INSERT OR IGNORE INTO reports(regno, source_id, received_day, status, "
                     "status_day) VALUES (?, ?, ?, 'received', ?)",
@@ -282,6 +318,8 @@ def _import_staged(
                 os.replace(verified.items[entry["item"]], target)
                 moved.append(target)
             result.new_entries = len(prepared)
+            if anchor is not None:
+                audit.remember_anchor(conn, anchor, today)
             conn.execute(
                 "INSERT INTO imports(instance, sequence, created_day, imported_day, new_entries) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -297,6 +335,7 @@ def _import_staged(
                     "sequence": sequence,
                     "new_reports": result.new_reports,
                     "new_entries": result.new_entries,
+                    "retained_again": result.retained_entries,
                     "server_key": verified.signer.fingerprint,
                 },
             )
@@ -309,6 +348,11 @@ def _import_staged(
             raise ConsoleError(f"import failed, nothing changed: {exc.strerror}") from None
         raise
     return result
+
+
+def _anchor(body: dict[str, Any]) -> audit.Head | None:
+    found = body.get("audit_anchor")
+    return None if found is None else audit.Head(int(found["count"]), str(found["hash"]))
 
 
 def recent_imports(session: Session, limit: int = 50) -> list[dict[str, Any]]:

@@ -11,7 +11,8 @@ import unicodedata
 
 from journalist_console.accounts import Account, Recusal
 from journalist_console.labels import CATEGORY_LABELS, RELATION_LABELS, STATUS_LABELS
-from journalist_console.reports import FileInfo, ReportSummary, ReportView, Stats
+from journalist_console.reports import FileInfo, ReportSummary, ReportView
+from journalist_console.statistics import Stats
 from keys.records import STATUSES
 
 
@@ -185,6 +186,8 @@ def stats_text(stats: Stats) -> str:
         f"Waiting for export: {stats.pending_responses} responses, "
         f"{stats.pending_acks} acknowledgements"
     )
+    if stats.recused_left_out:
+        lines.append(f"Not counted: {stats.recused_left_out} report(s) you recused yourself from.")
     return "\n".join(lines)
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import statistics
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,20 +116,6 @@ class ReportView:
     assigned_by: str | None = None
     # Who is recused from this report: filled only for administrators (see accounts.py).
     recusals: list[accounts.Recusal] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Stats:
-    total: int
-    by_status: dict[str, int]
-    by_category: dict[str, int]
-    overdue: int
-    unread: int
-    median_days_to_acknowledge: float | None
-    median_days_to_first_response: float | None
-    median_days_to_close: float | None
-    pending_responses: int
-    pending_acks: int
 
 
 # -- which report -------------------------------------------------------------------------------
@@ -402,47 +386,3 @@ def mark_viewed(session: Session, regno: str) -> None:
             (today, regno),
         )
         audit.append(conn, session.investigator, "viewed", regno)
-
-
-# -- statistics ---------------------------------------------------------------------------------
-
-
-def stats(session: Session) -> Stats:
-    """Counts by status and category, overdue and unread reports, medians, what waits to export.
-
-    Every report counts, including those the acting investigator recused themselves from.
-    """
-    conn = session.conn
-    summaries = queue(session)
-    rows = conn.execute(
-        "SELECT received_day, acknowledged_day, first_response_day, closed_day FROM reports"
-    ).fetchall()
-
-    def median(pairs: list[tuple[str, str | None]]) -> float | None:
-        spans = [dates.days_between(a, b) for a, b in pairs if b is not None]
-        return float(statistics.median(spans)) if spans else None
-
-    pending = conn.execute(
-        "SELECT count(*) FROM responses r LEFT JOIN exports x ON x.sequence = r.export_seq "
-        "WHERE r.export_seq IS NULL OR x.state != 'written'"
-    ).fetchone()[0]
-    acks = conn.execute(
-        "SELECT count(*) FROM entries e LEFT JOIN exports x ON x.sequence = e.ack_seq "
-        "WHERE e.ack_seq IS NULL OR x.state != 'written'"
-    ).fetchone()[0]
-    return Stats(
-        total=len(summaries),
-        by_status=dict(Counter(s.status for s in summaries)),
-        by_category=dict(Counter(s.category or "unreadable" for s in summaries)),
-        overdue=sum(1 for s in summaries if s.overdue),
-        unread=sum(1 for s in summaries if s.unread),
-        median_days_to_acknowledge=median(
-            [(r["received_day"], r["acknowledged_day"]) for r in rows]
-        ),
-        median_days_to_first_response=median(
-            [(r["received_day"], r["first_response_day"]) for r in rows]
-        ),
-        median_days_to_close=median([(r["received_day"], r["closed_day"]) for r in rows]),
-        pending_responses=int(pending),
-        pending_acks=int(acks),
-    )

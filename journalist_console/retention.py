@@ -81,6 +81,9 @@ ORDER BY r.regno
 
 # Every row of a report, children first (foreign keys are on).
 _DELETE_REPORT = (
+    # Kept: the ids of its entries (acknowledged already), so a copy sent again stays away.
+    "INSERT OR IGNORE INTO retained(entry_id, sha256, ack_seq) "
+    "SELECT entry_id, sha256, ack_seq FROM entries WHERE regno = ?",
     "DELETE FROM entries WHERE regno = ?",
     "DELETE FROM responses WHERE regno = ?",
     "DELETE FROM notes WHERE regno = ?",

@@ -24,8 +24,20 @@ import sqlcipher3
 
 from journalist_console.errors import ConsoleError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KEY_BYTES = 32
+
+RETAINED_SCHEMA = """
+-- Entries that retention removed (schema version 3): their random ids and the hash of their
+-- envelope, nothing that names a report. A copy the server sends again (an `export --all` that
+-- crossed the acknowledgement) is acknowledged again instead of bringing the report back.
+-- ack_seq: the export that last acknowledged it (NULL: to be acknowledged in the next one).
+CREATE TABLE IF NOT EXISTS retained (
+    entry_id  TEXT PRIMARY KEY,
+    sha256    TEXT NOT NULL,
+    ack_seq   INTEGER
+);
+"""
 
 ACCOUNTS_SCHEMA = """
 -- Investigator accounts (schema version 2). The passphrase boxes are vault/users/<name>.box; a box
@@ -171,7 +183,9 @@ CREATE TABLE audit (
 );
 """
     + ACCOUNTS_SCHEMA
+    + RETAINED_SCHEMA
 )
+
 
 Connection = Any  # sqlcipher3.Connection (untyped module)
 
@@ -209,6 +223,9 @@ def connect(path: Path, key: bytes) -> Connection:
         if version == "1":
             _migrate_1_to_2(conn)
             version = get_setting(conn, "schema_version")
+        if version == "2":
+            _migrate_2_to_3(conn)
+            version = get_setting(conn, "schema_version")
         if version != str(SCHEMA_VERSION):
             raise DatabaseUnavailable(f"unsupported console database version {version!r}")
     except sqlcipher3.DatabaseError as exc:
@@ -245,6 +262,14 @@ def _migrate_1_to_2(conn: Connection) -> None:
                     (row[0], response_id),
                 )
         set_setting(conn, "schema_version", "2")
+
+
+def _migrate_2_to_3(conn: Connection) -> None:
+    """The record of entries removed by retention (empty: earlier runs kept none)."""
+    with transaction(conn):
+        for statement in _statements(RETAINED_SCHEMA):
+            conn.execute(statement)
+        set_setting(conn, "schema_version", "3")
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -10,10 +10,11 @@ checks. Every change is one transaction with its audit entry.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from journalist_console import accounts, audit, dates, reports, schema
+from journalist_console import accounts, audit, audit_check, dates, reports, schema
 from journalist_console.accounts import ADMIN, INVESTIGATOR, ROLES, Account, Recusal
 from journalist_console.errors import InvalidInput, NotPermitted, Recused, UnknownAccount
 from journalist_console.home import check_user_name
@@ -323,5 +324,22 @@ def audit_entries(session: Session, limit: int = 200) -> list[audit.AuditEntry]:
 
 
 def verify_audit(session: Session) -> audit.VerifyResult:
-    """The whole chain checked (whatever the acting investigator may see of it)."""
-    return audit.verify(session.conn)
+    """The whole chain checked (whatever the acting investigator may see of it); then that it
+    still holds the head the server last confirmed, and that accounts and recusals are what the
+    log made them."""
+    conn = session.conn
+    result = audit.verify(conn)
+    if not result.ok:
+        return result
+    confirmed = audit.last_anchor(conn)
+    if confirmed is not None and not audit.holds(conn, confirmed[0]):
+        return dataclasses.replace(
+            result,
+            ok=False,
+            problem=f"the log no longer holds entry {confirmed[0].count} as the server "
+            f"confirmed it on {confirmed[1]}: it was rewritten",
+        )
+    problems = audit_check.differences(conn)
+    if problems:
+        return dataclasses.replace(result, ok=False, problem="; ".join(problems))
+    return dataclasses.replace(result, anchored=confirmed[0].count if confirmed else 0)

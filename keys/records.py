@@ -138,9 +138,22 @@ def _check_header(body: dict[str, Any]) -> None:
     _require(_is_day(body.get("created_day")), "bad created_day")
 
 
+def _check_audit_head(body: dict[str, Any], name: str) -> None:
+    """An optional head of the console's audit log: {count, hash}, the number of entries and
+    the SHA-256 of the last one (docs/protocol.md, 9.3)."""
+    if name not in body:
+        return
+    head = body[name]
+    _require(isinstance(head, dict) and set(head) == {"count", "hash"}, f"bad {name}")
+    count = head["count"]
+    _require(type(count) is int and count >= 1, f"bad {name} count")
+    _require(isinstance(head["hash"], str) and bool(_SHA256.match(head["hash"])), f"bad {name}")
+
+
 def check_server_body(body: dict[str, Any], item_names: set[str]) -> None:
     """Validate a server-to-console bundle body (see docs/protocol.md, "Records")."""
     _check_header(body)
+    _check_audit_head(body, "audit_anchor")
     sources = _list_of_dicts(body, "sources")
     for source in sources:
         _require(_is_id(source.get("source_id")), "bad source_id")
@@ -174,6 +187,7 @@ def check_server_body(body: dict[str, Any], item_names: set[str]) -> None:
 def check_console_body(body: dict[str, Any], item_names: set[str]) -> None:
     """Validate a console-to-server bundle body (see docs/protocol.md, "Records")."""
     _check_header(body)
+    _check_audit_head(body, "audit_head")
     for response in _list_of_dicts(body, "responses"):
         _require(_is_id(response.get("response_id")), "bad response_id")
         _require(_is_member(response.get("kind"), RESPONSE_KINDS), "bad response kind")

@@ -506,7 +506,7 @@ def test_a_console_from_before_accounts_is_migrated(team: Team) -> None:
     conn = team.db()  # make it a schema-1 database, as the previous release wrote it
     try:
         with schema.transaction(conn):
-            for table in ("recusals", "assignments", "users"):
+            for table in ("recusals", "assignments", "users", "retained"):
                 conn.execute(f"DROP TABLE {table}")
             conn.execute("ALTER TABLE responses DROP COLUMN actor")
             conn.execute("UPDATE settings SET value = '1' WHERE name = 'schema_version'")
@@ -520,7 +520,7 @@ def test_a_console_from_before_accounts_is_migrated(team: Team) -> None:
     assert "Audit log intact" in team.ok(None, "audit", "verify")
     conn = team.db()
     try:
-        assert schema.get_setting(conn, "schema_version") == "2"
+        assert schema.get_setting(conn, "schema_version") == str(schema.SCHEMA_VERSION)
     finally:
         conn.close()
 
@@ -772,3 +772,53 @@ def test_console_open_as_a_named_user_through_the_library(team: Team) -> None:
         assert responses.reply_author(session) == "Inspektorat"
     with Session.open(Home(team.home), PASSPHRASE.encode()) as session:
         assert session.investigator == "investigator" and is_admin(session.conn, "investigator")
+
+
+def test_a_recused_investigators_statistics_leave_the_report_out(team: Team) -> None:
+    """Statistics would tell a recused investigator the report's category and status: for them
+    it is not counted at all (CLI and web), and the page says how many were left out."""
+    regno = team.server.add_report(category="extortion")
+    team.server.add_report(category="corruption")
+    team.imported()
+    team.ok("investigator", "status", regno, "needs_info")
+    team.add("citra")
+    before = team.ok("citra", "stats")
+    assert "Reports: 2" in before and "extortion" in before.lower().replace(" ", "")
+    team.ok("citra", "recuse", regno)
+    after = team.ok("citra", "stats")
+    assert "Reports: 1" in after
+    assert "needs_info     0" in after or "needs_info      0" in after
+    assert "pemerasan" not in after.lower() and "extortion" not in after.lower()
+    assert "Not counted: 1 report(s) you recused yourself from." in after
+    assert "Reports: 2" in team.ok("investigator", "stats")  # others still count it
+    app = create_app(Home(team.home))
+    try:
+        desk = Desk(team, app, regno)
+        citra = desk.client()
+        desk.login(citra, "citra")
+        page = citra.get("/stats").get_data(as_text=True)
+        assert 'id="total">1<' in page and 'id="recused-left-out"' in page
+        assert "Pemerasan" not in page
+    finally:
+        app.extensions["wbs_console"].shutdown()
+
+
+def test_audit_verify_finds_a_role_or_recusal_the_log_never_recorded(team: Team) -> None:
+    """An investigator with the vault key edits the database directly: makes themselves an
+    administrator and removes their recusal. No audit entry says so: `audit verify` reports it."""
+    regno = team.server.add_report()
+    team.imported()
+    team.add("citra")
+    team.ok("citra", "recuse", regno)
+    assert "Audit log intact" in team.ok("citra", "audit", "verify")
+    conn = team.db()
+    try:
+        with schema.transaction(conn):
+            conn.execute("UPDATE users SET role = 'admin' WHERE name = 'citra'")
+            conn.execute("DELETE FROM recusals WHERE investigator = 'citra'")
+    finally:
+        conn.close()
+    code, _out, err = team.run("citra", "audit", "verify")
+    assert code == 1
+    assert "account citra: the tables say admin, the log says investigator" in err
+    assert f"citra on {regno}: the tables say not recused, the log does not" in err

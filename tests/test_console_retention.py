@@ -877,3 +877,41 @@ def test_a_crafted_archive_cannot_write_outside_the_folder(env: Env) -> None:
     code, _out, err = env.run("archive", "extract", crafted, "--out", empty)
     assert code == 1 and "something other than its own members" in err
     assert list(empty.iterdir()) == []
+
+
+def test_a_report_removed_by_retention_never_comes_back_from_a_resent_bundle(env: Env) -> None:
+    """Retention removed a closed report; before the server got the acknowledgements, the
+    operator ran `dropbox export --all`, which sends its entries again. They are acknowledged
+    again, with the hash of what the server holds, and the report stays removed."""
+    cast = _cast(env)
+    env.export()
+    env.ok("retention", "--as-of", "2026-06-01")
+    assert cast.a not in env.regnos()
+    entries_of_a = {e.entry_id for e in env.server.entries if e.regno == cast.a}
+    before = len(env.regnos())
+    path = env.tmp / "server-again.bundle"
+    env.server.export(path, [env.home / "inspectorate.pub"], everything=True)
+    env.ok("import", path, "--server-key", env.server_pub)
+    assert cast.a not in env.regnos()
+    assert len(env.regnos()) == before
+    assert all(r["regno"] != cast.a for r in json.loads(env.ok("list", "--json")))
+    acks = _manifest(env.export(), "console-to-server", env.tmp)["acks"]
+    acked = {ack["entry_id"]: ack["sha256"] for ack in acks}
+    assert entries_of_a <= set(acked)
+    resent = _manifest(path, "server-to-console", env.tmp)
+    item_hash = {item["name"]: item["sha256"] for item in resent["items"]}
+    server_hash = {e["entry_id"]: item_hash[e["item"]] for e in resent["entries"]}
+    for entry_id in entries_of_a:
+        assert acked[entry_id] == server_hash[entry_id]
+    # Acknowledged once: a later export does not send them again.
+    later = _manifest(env.export(), "console-to-server", env.tmp)["acks"]
+    assert not entries_of_a & {ack["entry_id"] for ack in later}
+
+
+def _manifest(path: Path, direction: Any, scratch: Path) -> dict[str, Any]:
+    from keys import bundle as bundle_format
+
+    staging = scratch / f"read-{path.stem}"
+    staging.mkdir(exist_ok=True)
+    verified = bundle_format.read_bundle(path, direction, lambda _signer: True, staging)
+    return dict(verified.manifest)

@@ -476,3 +476,28 @@ def test_file_names_cannot_spoof_their_extension(web: Web) -> None:
     page = web.client.get(f"/report/{web.fresh}").get_data(as_text=True)
     assert "\u202e" not in page
     assert "bukti\\u202egnp.exe" in page
+
+
+def test_wrong_passphrases_slow_the_next_try_down(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After each wrong passphrase the next attempt waits twice as long; during the wait even
+    the right passphrase is not tried (guessing costs time, not only argon2), and a success
+    resets the count."""
+    from journalist_console.web import unlock as unlock_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(unlock_module.time, "monotonic", lambda: clock[0])
+    assert web.unlock(passphrase="salah satu").status_code == 401  # one typing mistake: free
+    assert web.unlock(passphrase="salah dua").status_code == 401  # wait 1 s
+    clock[0] += 1
+    assert web.unlock(passphrase="salah tiga").status_code == 401  # wait 2 s
+    clock[0] += 1
+    held_back = web.unlock()  # the right passphrase, too early
+    assert held_back.status_code == 429
+    assert held_back.headers["Retry-After"] == "1"
+    assert "Terlalu banyak" in held_back.get_data(as_text=True)
+    assert web.client.get("/", follow_redirects=False).status_code == 302  # still locked
+    clock[0] += 1
+    assert web.unlock().status_code == 302  # unlocked
+    assert web.app.extensions["wbs_console"].throttle.failures == 0

@@ -355,3 +355,32 @@ def test_random_ids_are_valid_record_ids() -> None:
     body["acks"] = [{"entry_id": records.new_id(), "sha256": "a" * 64} for _ in range(10)]
     body["instance"] = secrets.token_hex(16)
     records.check_console_body(body, CONSOLE_ITEMS)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        {"count": 0, "hash": "a" * 64},
+        {"count": -1, "hash": "a" * 64},
+        {"count": True, "hash": "a" * 64},
+        {"count": "3", "hash": "a" * 64},
+        {"count": 3, "hash": "A" * 64},
+        {"count": 3, "hash": "a" * 63},
+        {"count": 3},
+        {"count": 3, "hash": "a" * 64, "extra": 1},
+        "3:aaaa",
+        None,
+    ],
+)
+def test_audit_heads_are_checked_both_ways(head: Any) -> None:
+    """The console's audit head (console to server) and the anchor the server sends back
+    (server to console): a count of at least 1 and a lower-case SHA-256, nothing else."""
+    body = console_body() | {"audit_head": head}
+    with pytest.raises(records.RecordError, match="audit_head"):
+        records.check_console_body(body, CONSOLE_ITEMS)
+    back = server_body() | {"audit_anchor": head}
+    with pytest.raises(records.RecordError, match="audit_anchor"):
+        records.check_server_body(back, SERVER_ITEMS)
+    good = {"count": 3, "hash": "a" * 64}
+    records.check_console_body(console_body() | {"audit_head": good}, CONSOLE_ITEMS)
+    records.check_server_body(server_body() | {"audit_anchor": good}, SERVER_ITEMS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -249,3 +250,70 @@ def test_full_disk_during_console_import_leaves_the_console_as_it_was(tmp_path: 
     # With room again the same bundle imports.
     assert deployment.console("import", str(bundle), "--server-key",
                               str(deployment.data / "server.pub")) == 0
+
+
+def _console_db(deployment: Deployment) -> Any:
+    from journalist_console import schema
+    from journalist_console.home import Home
+    from journalist_console.vault import open_vault
+
+    vault = open_vault(Home(deployment.home), PASSPHRASE.encode())
+    return schema.connect(Home(deployment.home).database, vault.db_key)
+
+
+def test_the_audit_log_cannot_be_rewritten_behind_what_left_the_console(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each response bundle carries the head of the console's audit log; the server keeps it and
+    sends it back. Someone holding the vault key deletes the newest entries and fixes the stored
+    head: the chain alone checks out, but the next import from the server is refused, and
+    nothing is imported."""
+    from journalist_console import audit, schema
+
+    deployment = Deployment(tmp_path)
+    new_source(deployment.client)
+    regno = submit_report(deployment.client)
+    deployment.to_console()
+    assert deployment.console("reply", regno, "--message", "Mohon data tambahan.") == 0
+    deployment.to_server()
+    conn = _console_db(deployment)
+    try:
+        exported = audit.head(conn)
+        assert exported is not None
+        keep = exported.count - 3
+        kept_hash = conn.execute("SELECT hash FROM audit WHERE seq = ?", (keep,)).fetchone()[0]
+        with schema.transaction(conn):
+            conn.execute("DELETE FROM audit WHERE seq > ?", (keep,))
+            schema.set_setting(conn, "audit_head", kept_hash)
+            schema.set_setting(conn, "audit_count", str(keep))
+    finally:
+        conn.close()
+    capsys.readouterr()
+    assert deployment.console("audit", "verify") == 0  # the rewrite is consistent in itself
+    out = deployment.bundle_path()
+    submit_report(deployment.client, what="Laporan kedua")
+    assert dropbox_main(["export", "--data", str(deployment.data), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert deployment.console("import", str(out)) == 1
+    assert "audit log" in capsys.readouterr().err
+    conn = _console_db(deployment)
+    try:
+        assert conn.execute("SELECT count(*) FROM reports").fetchone()[0] == 1  # nothing new
+    finally:
+        conn.close()
+
+
+def test_an_untouched_console_imports_and_verifies_against_the_anchor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deployment = Deployment(tmp_path)
+    new_source(deployment.client)
+    regno = submit_report(deployment.client)
+    deployment.to_console()
+    assert deployment.console("status", regno, "verifying") == 0
+    deployment.to_server()
+    submit_report(deployment.client, what="Laporan kedua")
+    deployment.to_console()
+    capsys.readouterr()
+    assert deployment.console("audit", "verify") == 0
+    assert "as the server last confirmed them" in capsys.readouterr().out

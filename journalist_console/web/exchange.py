@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 
-from journalist_console import exporter, importer, reports, settings
+from journalist_console import exporter, importer, settings, statistics
 from journalist_console.errors import ConsoleError, ImportRefused
 from journalist_console.web.state import current_session, error_text, gettext, serialised, state
 from keys.keyfiles import PublicKey
@@ -130,7 +130,7 @@ def _export_page(error: str | None = None, code: int = 200) -> Any:
     session = current_session()
     return render_template(
         "export.html",
-        stats=reports.stats(session),
+        stats=statistics.stats(session),
         exports=exporter.exports_written(session),
         files=[path.name for path in exporter.bundle_files(session.home)],
         error=error,

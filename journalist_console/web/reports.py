@@ -23,6 +23,7 @@ from journalist_console import (
     responses,
     retention,
     staff,
+    statistics,
 )
 from journalist_console.errors import ConsoleError
 from journalist_console.session import Session
@@ -231,7 +232,7 @@ def stats_page() -> Any:
     session = current_session()
     return render_template(
         "stats.html",
-        stats=reports.stats(session),
+        stats=statistics.stats(session),
         today=dates.today(),
         retention=retention.overview(session) if acting_admin() else None,
     )

@@ -10,6 +10,7 @@ whatever thread waitress gives them.
 from __future__ import annotations
 
 import hmac
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
@@ -35,6 +36,32 @@ LANGUAGES = ("id", "en")  # the first is the default
 DEFAULT_LANGUAGE = LANGUAGES[0]
 
 
+class UnlockThrottle:
+    """Wrong passphrases slow the next try down: after the n-th failure in a row (n >= 2: one
+    typing mistake costs nothing) no attempt is even tried for 2^(n-2) seconds (at most 10
+    minutes), whoever asks. The console listens on
+    127.0.0.1 only, but any program on the workstation can reach it; without this, one argon2id
+    run per guess is the only brake on guessing a passphrase. Per process: a restart forgets."""
+
+    MAX_DELAY = 600.0
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.next_try_at = 0.0
+
+    def wait_seconds(self, now: float) -> int:
+        """Seconds before the next attempt may be tried (0: now)."""
+        return max(0, math.ceil(self.next_try_at - now))
+
+    def failed(self, now: float) -> None:
+        self.failures += 1
+        if self.failures >= 2:
+            self.next_try_at = now + min(2.0 ** (self.failures - 2), self.MAX_DELAY)
+
+    def succeeded(self) -> None:
+        self.failures, self.next_try_at = 0, 0.0
+
+
 @dataclass
 class WebState:
     """The process-wide state of the web console: the lock, and the session once unlocked."""
@@ -48,6 +75,7 @@ class WebState:
     last_seen: float = 0.0
     # Uploaded bundles waiting for the first-import key confirmation: token -> (file, signer)
     uploads: dict[str, tuple[Path, PublicKey]] = field(default_factory=dict)
+    throttle: UnlockThrottle = field(default_factory=lambda: UnlockThrottle())
 
     def lock_console(self) -> None:
         if self.session is not None:

@@ -49,13 +49,26 @@ def unlock() -> Any:
     if request.method == "GET":
         return render_template("unlock.html", next=target, user=_default_user())
     typed = request.form.get("user", "").strip().lower()
+    throttle = state().throttle
+    wait = throttle.wait_seconds(time.monotonic())
+    if wait:
+        # Refused before the passphrase is even tried: guessing costs the time, not just argon2.
+        error = gettext(
+            "Too many wrong passphrases. Wait %(seconds)s seconds, then try again.", seconds=wait
+        )
+        page = render_template(
+            "unlock.html", next=target, user=typed or _default_user(), error=error
+        )
+        return page, 429, {"Retry-After": str(wait)}
     try:
         _unlock(typed, request.form.get("passphrase", "").encode("utf-8"))
     except WrongPassphrase:
+        throttle.failed(time.monotonic())
         error, code = gettext("Wrong passphrase."), 401
     except (ConsoleError, CryptoFormatError) as exc:
         error, code = error_text(exc), 400
     else:
+        throttle.succeeded()
         return redirect(target)
     shown = typed or _default_user()
     return render_template("unlock.html", next=target, user=shown, error=error), code
