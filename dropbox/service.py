@@ -29,6 +29,12 @@ from keys.records import new_id, new_regno, today
 
 MAX_FILENAME_CHARS = 255
 MAX_RESPONSE_BYTES = 1024 * 1024  # a reply or status document; anything larger is refused
+MAX_CARD_BYTES = 4096
+
+
+class SourceGone(Exception):
+    """The source no longer exists: the daily job forgot it (no report within a day) while its
+    session was still open. Nothing of the submission was kept."""
 
 
 def _clean_media_type(media_type: str) -> str:
@@ -67,6 +73,7 @@ class EncryptedUpload:
             store.discard(self.pending)
             raise
         self.finished = False
+        self.committed = False
 
     def write(self, data: bytes) -> int:
         return self._writer.write(data)
@@ -86,12 +93,18 @@ class EncryptedUpload:
         return self._writer.content_bytes
 
     def finish(self) -> None:
+        """Write the envelope's final chunk; the pending file then holds a whole envelope."""
+        if self.finished:
+            return
         self._writer.close()
         self.pending.close()
+        # A kept upload may wait in store/pending for a while: no time of day on it either.
+        coarsen_times(self.pending.path)
         self.finished = True
 
     def discard(self) -> None:
-        self._store.discard(self.pending)
+        if not self.committed:
+            self._store.discard(self.pending)
 
 
 @dataclass
@@ -111,6 +124,7 @@ class ReportView:
     received_day: str
     followups: int
     files: int
+    category: str | None = None  # from the card sealed to the source; None for older reports
     statuses: list[ResponseView] = field(default_factory=list)
     replies: list[ResponseView] = field(default_factory=list)
 
@@ -220,6 +234,7 @@ class DropBox:
             upload.finish()
             entry_id = new_id()
             self.store.commit(upload.pending, entry_id)
+            upload.committed = True
             committed.append((entry_id, upload.size))
         return committed
 
@@ -231,37 +246,75 @@ class DropBox:
         )
         return entry_id, len(content)
 
+    def source_exists(self, source_id: str) -> bool:
+        with self.connection() as connection:
+            return _source_exists(connection, source_id)
+
     def file_report(
         self, source_id: str, fields: dict[str, str], uploads: Sequence[EncryptedUpload]
     ) -> str:
-        """Encrypt and store a report and its files; returns the new register number."""
+        """Encrypt and store a report and its files; returns the new register number.
+
+        Raises SourceGone, storing nothing, if the source was forgotten meanwhile."""
+        source_key = self._public_key_or_gone(source_id)
         document = {"v": 1, **fields}
+        card = payload.seal_bytes(
+            {"kind": "card"}, _canonical({"category": fields.get("category", "")}), [source_key]
+        )
         report_id, report_size = self._write_document("report", document)
         files = self._commit_uploads(uploads)
         day = today()
-        with self.connection() as connection, db.transaction(connection):
-            regno = self._unused_regno(connection)
-            connection.execute(
-                "INSERT INTO reports(regno, source_id, received_day) VALUES (?, ?, ?)",
-                (regno, source_id, day),
-            )
-            self._insert_entry(connection, report_id, regno, "report", None, day, report_size)
-            for entry_id, size in files:
-                self._insert_entry(connection, entry_id, regno, "file", report_id, day, size)
+        try:
+            with self.connection() as connection, db.transaction(connection):
+                if not _source_exists(connection, source_id):
+                    raise SourceGone(source_id)
+                regno = self._unused_regno(connection)
+                connection.execute(
+                    "INSERT INTO reports(regno, source_id, received_day, card) VALUES (?, ?, ?, ?)",
+                    (regno, source_id, day, card),
+                )
+                self._insert_entry(connection, report_id, regno, "report", None, day, report_size)
+                for entry_id, size in files:
+                    self._insert_entry(connection, entry_id, regno, "file", report_id, day, size)
+        except SourceGone:
+            self._delete_items([report_id, *(entry_id for entry_id, _ in files)])
+            raise
         return regno
+
+    def _public_key_or_gone(self, source_id: str) -> nacl.public.PublicKey:
+        try:
+            return self.source_public_key(source_id)
+        except LookupError as exc:
+            raise SourceGone(source_id) from exc
+
+    def _delete_items(self, item_ids: Sequence[str]) -> None:
+        for item_id in item_ids:
+            self.store.delete_item(item_id)
 
     def add_followup(
         self, source_id: str, regno: str, message: str, uploads: Sequence[EncryptedUpload]
     ) -> None:
+        """Store a follow-up to one of the source's reports. Raises SourceGone (the source was
+        forgotten) or LookupError (not the source's report), storing nothing."""
+        if not self.source_exists(source_id):
+            raise SourceGone(source_id)
         if not self.owns_report(source_id, regno):
             raise LookupError("no such report for this source")
         followup_id, size = self._write_document("followup", {"v": 1, "message": message})
         files = self._commit_uploads(uploads)
         day = today()
-        with self.connection() as connection, db.transaction(connection):
-            self._insert_entry(connection, followup_id, regno, "followup", None, day, size)
-            for entry_id, file_size in files:
-                self._insert_entry(connection, entry_id, regno, "file", followup_id, day, file_size)
+        try:
+            with self.connection() as connection, db.transaction(connection):
+                if not _source_exists(connection, source_id):
+                    raise SourceGone(source_id)
+                self._insert_entry(connection, followup_id, regno, "followup", None, day, size)
+                for entry_id, file_size in files:
+                    self._insert_entry(
+                        connection, entry_id, regno, "file", followup_id, day, file_size
+                    )
+        except SourceGone:
+            self._delete_items([followup_id, *(entry_id for entry_id, _ in files)])
+            raise
 
     @staticmethod
     def _unused_regno(connection: sqlite3.Connection) -> str:
@@ -301,7 +354,7 @@ class DropBox:
         """The source's reports with statuses and replies, decrypted in memory only."""
         with self.connection() as connection:
             reports = connection.execute(
-                "SELECT regno, received_day FROM reports WHERE source_id = ?"
+                "SELECT regno, received_day, card FROM reports WHERE source_id = ?"
                 " ORDER BY received_day DESC, regno",
                 (source_id,),
             ).fetchall()
@@ -318,6 +371,7 @@ class DropBox:
                     report["received_day"],
                     counts.get("followup", 0),
                     counts.get("file", 0),
+                    _open_card(report["card"], source_key),
                 )
                 responses = connection.execute(
                     "SELECT response_id, kind, day FROM responses WHERE regno = ?"
@@ -363,3 +417,24 @@ class DropBox:
             connection.execute("DELETE FROM responses WHERE response_id = ?", (response_id,))
         self.store.delete_item(response_id)
         return True
+
+
+def _source_exists(connection: sqlite3.Connection, source_id: str) -> bool:
+    found = connection.execute("SELECT 1 FROM sources WHERE source_id = ?", (source_id,))
+    return found.fetchone() is not None
+
+
+def _canonical(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+
+def _open_card(card: bytes | None, source_key: nacl.public.PrivateKey) -> str | None:
+    """The category on the report's card, if there is a card and it opens with the source's key."""
+    if not card:
+        return None
+    try:
+        meta, content = payload.open_bytes(bytes(card), [source_key], MAX_CARD_BYTES)
+        category = json.loads(content.decode("utf-8")).get("category")
+    except (EnvelopeError, UnicodeDecodeError, ValueError, AttributeError):
+        return None
+    return category if meta.get("kind") == "card" and isinstance(category, str) else None

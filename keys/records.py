@@ -52,7 +52,7 @@ STATUSES: dict[str, tuple[str, str]] = {
     "received": ("Diterima", "Received"),
     "verifying": ("Sedang diverifikasi", "Being verified"),
     "needs_info": ("Perlu informasi tambahan", "More information needed"),
-    "investigating": ("Dalam penyelidikan", "Under investigation"),
+    "investigating": ("Dalam pemeriksaan", "Under investigation"),
     "forwarded": ("Diteruskan ke instansi berwenang", "Forwarded to the competent authority"),
     "closed": ("Selesai", "Closed"),
     "rejected": ("Tidak dapat ditindaklanjuti", "Cannot be followed up"),
