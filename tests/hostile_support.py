@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import html
 import http.client
 import io
 import re
@@ -173,14 +174,20 @@ def multipart(fields: Sequence[tuple[str, str]],
 
 
 class Http:
-    """One browser profile: one session cookie, a fixed User-Agent, no redirects followed. With
+    """One browser profile: a cookie jar (the session id once logged in, the visitor's random
+    form-binding value, the language), a fixed User-Agent, no redirects followed. With
     `circuit`, every connection arrives at HAProxy as a stream of that Tor circuit."""
 
     def __init__(self, port: int, user_agent: str, circuit: int | None = None) -> None:
         self.port = port
         self.user_agent = user_agent
         self.circuit = circuit
-        self.cookie: str | None = None
+        self.cookies: dict[str, str] = {}
+
+    @property
+    def cookie(self) -> str | None:
+        """The Cookie header this browser sends, or None without cookies."""
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items()) or None
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 content_type: str | None = None, timeout: float = 120) -> Reply:
@@ -203,10 +210,11 @@ class Http:
         for name, value in response.getheaders():
             if name.lower() == "set-cookie":
                 pair = value.split(";", 1)[0]
-                if "=" in pair and pair.split("=", 1)[1]:
-                    self.cookie = pair
-                elif "=" in pair:
-                    self.cookie = None
+                cookie_name, _, cookie_value = pair.partition("=")
+                if cookie_value:
+                    self.cookies[cookie_name] = cookie_value
+                else:
+                    self.cookies.pop(cookie_name, None)
         return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
 
     def get(self, path: str) -> Reply:
@@ -230,6 +238,13 @@ def hidden(page: str, name: str) -> str:
     return match.group(1)
 
 
+def form_action(page: str, path: str) -> str:
+    """The action URL of the page's form posting to `path` (an upload form carries its ticket)."""
+    match = re.search(rf'<form method="post" action="({re.escape(path)}[^"]*)"', page)
+    assert match, f"no form posting to {path}"
+    return html.unescape(match.group(1))
+
+
 class Reporter:
     """The reporter's journey over real HTTP."""
 
@@ -241,29 +256,36 @@ class Reporter:
         assert page.status == 200, page.status
         codename = CODENAME_RE.search(page.text)
         assert codename
-        created = self.http.post_form("/create", {"csrf_token": hidden(page.text, "csrf_token")})
-        assert created.status == 302, (created.status, created.text[-300:])
+        pending = hidden(page.text, "pending")
+        confirm = self.http.post_form("/confirm", {"pending": pending})
+        assert confirm.status == 200, confirm.status
+        words = codename.group(1).split()
+        typed = {f"word{n}": words[int(n) - 1]
+                 for n in re.findall(r'name="word(\d+)"', confirm.text)}
+        created = self.http.post_form("/create", {"pending": pending, **typed})
+        assert created.status == 303, (created.status, created.text[-300:])
         return codename.group(1)
 
     def submit(self, fields: dict[str, str],
                files: Sequence[tuple[str, bytes, str]] = ()) -> str:
         reply = self.submit_raw(fields, files)
-        assert reply.status == 200, (reply.status, reply.text[-500:])
-        regno = REGNO_RE.search(reply.text)
-        assert regno
+        assert reply.status == 303, (reply.status, reply.text[-500:])
+        thanks = self.http.get("/thanks")
+        regno = REGNO_RE.search(thanks.text)
+        assert regno, thanks.text[-500:]
         return regno.group(1)
 
     def submit_raw(self, fields: dict[str, str],
                    files: Sequence[tuple[str, bytes, str]] = ()) -> Reply:
         form = self.http.get("/submit")
         assert form.status == 200, form.status
-        values = [("ticket", hidden(form.text, "ticket")), *fields.items()]
         return self.http.post_multipart(
-            "/submit", values, [("files", name, content, kind) for name, content, kind in files])
+            form_action(form.text, "/submit"), list(fields.items()),
+            [("files", name, content, kind) for name, content, kind in files])
 
     def login(self, codename: str) -> Reply:
         page = self.http.get("/login")
-        return self.http.post_form("/login", {"csrf_token": hidden(page.text, "csrf_token"),
+        return self.http.post_form("/login", {"token": hidden(page.text, "token"),
                                               "codename": codename})
 
     def lookup(self) -> Reply:
@@ -272,13 +294,13 @@ class Reporter:
     def followup(self, regno: str, message: str,
                  files: Sequence[tuple[str, bytes, str]] = ()) -> Reply:
         page = self.lookup()
+        card = page.text.split(f'id="report-{regno}"', 1)[1]
         return self.http.post_multipart(
-            "/followup", [("ticket", hidden(page.text, "ticket")), ("regno", regno),
-                          ("message", message)],
+            form_action(card, "/followup"), [("message", message)],
             [("files", name, content, kind) for name, content, kind in files])
 
     def delete_reply(self, reply_id: str) -> Reply:
-        page = self.lookup()
+        page = self.http.get(f"/reply/delete?reply_id={reply_id}")
         return self.http.post_form("/reply/delete", {"csrf_token": hidden(page.text, "csrf_token"),
                                                      "reply_id": reply_id, "confirm": "yes"})
 
@@ -332,8 +354,10 @@ def counts(data: Path) -> dict[str, int]:
                 for table in ("sources", "reports", "entries", "responses")}
 
 
-def store_problems(data: Path) -> list[str]:
-    """Inconsistencies between store/ and the database; [] when consistent."""
+def store_problems(data: Path, kept: Iterable[str] = ()) -> list[str]:
+    """Inconsistencies between store/ and the database; [] when consistent. `kept`: names of
+    files in store/pending that a live session holds for a form sent back for correction (see
+    `kept_uploads`); anything else there is a leftover."""
     problems = []
     items = {path.name for path in (data / "store" / "items").iterdir()}
     with open_db(data) as connection:
@@ -350,9 +374,19 @@ def store_problems(data: Path) -> list[str]:
     problems += [f"row without an envelope: {name}" for name in sorted(rows - files)]
     if dangling:
         problems.append(f"{dangling} entries point at no report")
+    allowed = set(kept)
     pending = list((data / "store" / "pending").iterdir())
-    problems += [f"left in pending: {path.name}" for path in pending]
+    problems += [f"left in pending: {path.name}" for path in pending if path.name not in allowed]
     return problems
+
+
+def kept_uploads(app: Any) -> set[str]:
+    """The store/pending file names of the uploads that the live sessions of an in-process app
+    hold for their corrected forms (issue 16): they belong to a ticket, not left behind."""
+    store = app.session_interface.store
+    with store._lock:
+        records = list(store._records.values())
+    return {upload.pending.path.name for record in records for upload in record.held()}
 
 
 def decrypt_store(data: Path, identity: nacl.public.PrivateKey) -> dict[str, tuple[dict, bytes]]:

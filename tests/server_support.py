@@ -6,6 +6,7 @@ interfaces: `dropbox` CLI functions, HTTP routes via the Flask test client, and 
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -67,22 +68,43 @@ def hidden(html: str, name: str) -> str:
     return match.group(1)
 
 
+def form_action(html_text: str, path: str) -> str:
+    match = re.search(rf'<form method="post" action="({re.escape(path)}[^"]*)"', html_text)
+    assert match, f"no form posting to {path}"
+    return html.unescape(match.group(1))
+
+
 def new_source(client: FlaskClient) -> str:
-    """Walk /generate → /create; returns the codename shown."""
+    """Walk /generate → /confirm → /create (typing back the words asked); returns the codename."""
     page = client.get("/generate").get_data(as_text=True)
     codename = re.search(r'id="codename">([^<]+)<', page)
     assert codename
-    response = client.post("/create", data={"csrf_token": hidden(page, "csrf_token")})
-    assert response.status_code == 302
+    pending = hidden(page, "pending")
+    confirm = client.post("/confirm", data={"pending": pending}).get_data(as_text=True)
+    words = codename.group(1).split()
+    typed = {f"word{n}": words[int(n) - 1] for n in re.findall(r'name="word(\d+)"', confirm)}
+    response = client.post("/create", data={"pending": pending, **typed})
+    assert response.status_code == 303, response.get_data(as_text=True)[-500:]
     return codename.group(1)
+
+
+def login(client: FlaskClient, codename: str) -> Any:
+    """GET /login, then POST it with its visitor-bound token; the response (303 on success)."""
+    page = client.get("/login").get_data(as_text=True)
+    return client.post("/login", data={"token": hidden(page, "token"), "codename": codename})
+
+
+def followup_action(lookup: str, regno: str) -> str:
+    """The action URL (ticket included) of the follow-up form on /lookup for report `regno`."""
+    card = lookup.split(f'id="report-{regno}"', 1)[1]
+    return form_action(card, "/followup")
 
 
 def submit_report(client: FlaskClient, what: str = "Pengadaan laptop digelembungkan",
                   files: list[tuple[bytes, str]] | None = None, **fields: str) -> str:
-    """POST /submit as a logged-in source; returns the register number."""
+    """POST /submit as a logged-in source, then the thank-you page; returns the register number."""
     page = client.get("/submit").get_data(as_text=True)
     data: dict[str, Any] = {
-        "ticket": hidden(page, "ticket"),
         "category": "procurement_fraud",
         "relation": "employee",
         "what": what,
@@ -90,9 +112,11 @@ def submit_report(client: FlaskClient, what: str = "Pengadaan laptop digelembung
     }
     if files:
         data["files"] = [(io.BytesIO(content), name) for content, name in files]
-    response = client.post("/submit", data=data, content_type="multipart/form-data")
-    assert response.status_code == 200, response.get_data(as_text=True)[-500:]
-    regno = re.search(r'id="regno">([^<]+)<', response.get_data(as_text=True))
+    response = client.post(form_action(page, "/submit"), data=data,
+                           content_type="multipart/form-data")
+    assert response.status_code == 303, response.get_data(as_text=True)[-500:]
+    thanks = client.get("/thanks").get_data(as_text=True)
+    regno = re.search(r'id="regno">([^<]+)<', thanks)
     assert regno
     return regno.group(1)
 

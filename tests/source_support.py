@@ -123,10 +123,12 @@ class Site:
         """What a bad request must leave unchanged: item files, rows, an empty pending dir."""
         return {"items": [p.name for p in self.items()], "rows": self.rows()}
 
-    def assert_unchanged(self, before: dict[str, Any]) -> None:
+    def assert_unchanged(self, before: dict[str, Any], kept: int = 0) -> None:
+        """Nothing stored; store/pending holds only the `kept` uploads of a form sent back for
+        correction (encrypted, waiting for the corrected form), nothing else."""
         after = self.snapshot()
         assert after == before, f"store or database changed: {before} -> {after}"
-        assert self.pending() == [], f"pending uploads left behind: {self.pending()}"
+        assert len(self.pending()) == kept, f"pending uploads: {self.pending()}, want {kept}"
 
     def decrypt_items(
         self, identity: nacl.public.PrivateKey | None = None
@@ -508,6 +510,16 @@ def tr(lang: str, msgid: str, **params: Any) -> str:
     return text % params if params else text
 
 
+def tr_plural(lang: str, singular: str, plural: str, number: int) -> str:
+    """A plural message as the site shows it in `lang` for `number`, with %(num)s filled in."""
+    if lang == "en":
+        text = singular if number == 1 else plural
+    else:
+        text = Translations.load(str(TRANSLATIONS), [lang]).ngettext(singular, plural, number)
+        assert text not in (singular, plural), f"not translated to {lang}: {singular}"
+    return text % {"num": number}
+
+
 def shown_text(resp: Resp) -> str:
     """The page's text with entities decoded and whitespace folded, for message searches."""
     return re.sub(r"\s+", " ", html.unescape(resp.text))
@@ -558,24 +570,55 @@ class Report:
         return dict(self.__dict__)
 
 
+def form_action(html_text: str, path: str) -> str:
+    """The action URL of the page's form that posts to `path` (an upload form's URL carries its
+    single-use ticket)."""
+    found = re.search(rf'<form method="post" action="({re.escape(path)}[^"]*)"', html_text)
+    assert found, f"no form posting to {path}"
+    return html.unescape(found.group(1))
+
+
+def confirm_words(codename: str, confirm_page: str) -> dict[str, str]:
+    """The words the confirmation page asks for, typed back correctly."""
+    words = codename.split()
+    positions = [int(n) for n in re.findall(r'name="word(\d+)"', confirm_page)]
+    assert positions, "the confirmation page asks for no word"
+    return {f"word{n}": words[n - 1] for n in positions}
+
+
 class Reporter:
+    """The reporter's journey, as a browser with JavaScript off walks it."""
+
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
         self.codename: str | None = None
-        self.ticket: str | None = None
+        self.pending: str | None = None
+        self.action: str | None = None  # the report form's action URL, ticket included
+        self.followup_actions: dict[str, str] = {}
         self.csrf: str | None = None
+        self.token: str | None = None
 
     def generate(self, lang: str | None = None) -> str:
         resp = self.agent.get("/generate" + (f"?lang={lang}" if lang else ""))
         assert resp.status == 200, resp
         self.codename = element_text(resp.text, "codename")
-        self.csrf = hidden(resp.text, "csrf_token")
+        self.pending = hidden(resp.text, "pending")
         return self.codename
 
-    def create(self) -> Resp:
-        assert self.csrf
-        resp = self.agent.post("/create", {"csrf_token": self.csrf})
-        assert resp.status == 302 and resp.location == "/submit", (resp, resp.text[:2000])
+    def confirm_page(self) -> Resp:
+        assert self.pending
+        resp = self.agent.post("/confirm", {"pending": self.pending})
+        assert resp.status == 200, (resp, resp.text[:2000])
+        return resp
+
+    def create(self, words: dict[str, str] | None = None) -> Resp:
+        """The confirmation page, then /create with the asked words typed back."""
+        assert self.pending and self.codename
+        page = self.confirm_page()
+        typed = words if words is not None else confirm_words(self.codename, page.text)
+        resp = self.agent.post("/create", {"pending": self.pending, **typed})
+        if words is None:
+            assert resp.status == 303 and resp.location == "/submit", (resp, resp.text[:2000])
         return resp
 
     def start(self, lang: str | None = None) -> str:
@@ -587,7 +630,7 @@ class Reporter:
     def open_form(self) -> Resp:
         resp = self.agent.get("/submit")
         assert resp.status == 200, resp
-        self.ticket = hidden(resp.text, "ticket")
+        self.action = form_action(resp.text, "/submit")
         self.csrf = hidden(resp.text, "csrf_token")
         return resp
 
@@ -596,56 +639,79 @@ class Reporter:
         report: Report | dict[str, str] | None = None,
         files: Sequence[FileSpec] = (),
         extra: dict[str, str] | None = None,
-        ticket: str | None = None,
+        action: str | None = None,
     ) -> Resp:
-        fields: dict[str, str | bytes] = {
-            "ticket": ticket if ticket is not None else self.ticket or ""
-        }
+        """POST the report form to its action URL (the last form opened, unless given)."""
+        fields: dict[str, str | bytes] = {}
         data = report.fields() if isinstance(report, Report) else dict(report or Report().fields())
         fields.update(data)
         fields["website"] = ""
         fields.update(extra or {})
-        return self.agent.post("/submit", fields, list(files), multipart=True)
+        if action is None and self.action is None:
+            self.open_form()  # the last form was used up: a new one, as "Make another report"
+        target = action if action is not None else self.action or "/submit"
+        resp = self.agent.post(target, fields, list(files), multipart=True)
+        if resp.status == 400 and 'action="/submit?' in resp.text:
+            # The form came back for correction, with a new ticket (and the files kept).
+            self.action = form_action(resp.text, "/submit")
+        elif resp.status == 303 and target == self.action:
+            self.action = None  # filed: its ticket is used up
+        return resp
 
     def file_report(self, report: Report | None = None, files: Sequence[FileSpec] = ()) -> str:
+        """Send the report, follow the redirect to the thank-you page; the register number."""
         resp = self.submit(report, files)
-        assert resp.status == 200, (resp, notices(resp.text))
-        regno = element_text(resp.text, "regno")
+        assert resp.status == 303 and resp.location == "/thanks", (resp, notices(resp.text))
+        thanks = self.agent.get("/thanks")
+        assert thanks.status == 200, thanks
+        regno = element_text(thanks.text, "regno")
         assert REGNO_RE.match(regno), regno
         return regno
 
     def login_page(self) -> Resp:
         resp = self.agent.get("/login")
         assert resp.status == 200
-        self.csrf = hidden(resp.text, "csrf_token")
+        self.token = hidden(resp.text, "token")
         return resp
 
     def login(self, codename: str) -> Resp:
         self.login_page()
-        return self.agent.post("/login", {"csrf_token": self.csrf or "", "codename": codename})
+        return self.agent.post("/login", {"token": self.token or "", "codename": codename})
 
     def lookup(self) -> Resp:
         resp = self.agent.get("/lookup")
         if resp.status == 200:
-            self.ticket = hidden(resp.text, "ticket")
             self.csrf = hidden(resp.text, "csrf_token")
+            self.followup_actions = {
+                html.unescape(regno): html.unescape(action)
+                for regno, action in re.findall(
+                    r'id="report-([^"]+)".*?<form method="post" action="(/followup\?[^"]+)"',
+                    resp.text,
+                    re.S,
+                )
+            }
         return resp
 
     def followup(
-        self, regno: str, message: str, files: Sequence[FileSpec] = (), ticket: str | None = None
+        self, regno: str, message: str, files: Sequence[FileSpec] = (), action: str | None = None
     ) -> Resp:
-        fields: dict[str, str | bytes] = {
-            "ticket": ticket if ticket is not None else self.ticket or "",
-            "regno": regno,
-            "message": message,
-        }
-        return self.agent.post("/followup", fields, list(files), multipart=True)
+        """Add information to a report through its form on /lookup (opened first if needed)."""
+        if action is None:
+            if regno not in self.followup_actions:
+                self.lookup()
+            action = self.followup_actions.get(regno, "/followup")
+        fields: dict[str, str | bytes] = {"message": message}
+        resp = self.agent.post(action, fields, list(files), multipart=True)
+        self.followup_actions.pop(regno, None)  # used up: the next one comes from /lookup
+        return resp
 
     def delete_reply(self, reply_id: str, confirm: bool = True) -> Resp:
-        """Press "delete", then confirm on the confirmation page (unless confirm=False)."""
-        fields = {"csrf_token": self.csrf or "", "reply_id": reply_id}
-        if confirm:
-            fields["confirm"] = "yes"
+        """Open the confirmation page; with confirm, press "yes, delete it" there."""
+        page = self.agent.get(f"/reply/delete?reply_id={reply_id}")
+        if not confirm or page.status != 200:
+            return page
+        fields = {"csrf_token": hidden(page.text, "csrf_token"), "reply_id": reply_id,
+                  "confirm": "yes"}
         return self.agent.post("/reply/delete", fields)
 
     def logout(self) -> Resp:
@@ -698,6 +764,7 @@ SECURITY_HEADERS_REQUIRED = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+STATIC_CACHE_CONTROL = "private, max-age=86400, immutable"
 CSP_REQUIRED = (
     "default-src 'none'",
     "form-action 'self'",
@@ -735,7 +802,14 @@ def security_header_problems(resp: Resp, real_server: bool = False) -> list[str]
         if resp.header(name) != value:
             problems.append(f"{name} is {resp.header(name)!r}")
     cache = resp.header("Cache-Control") or ""
-    if "no-store" not in cache:
+    if resp.path.startswith("/static/") and resp.status in (200, 304):
+        # The style sheet may stay in the browser's cache for the session (issue 16), with a
+        # validator made from its content only: never shared caches, never a time (issue 15).
+        if cache != STATIC_CACHE_CONTROL:
+            problems.append(f"static Cache-Control is {cache!r}")
+        if resp.header("Last-Modified") is not None:
+            problems.append(f"static Last-Modified {resp.header('Last-Modified')!r}")
+    elif "no-store" not in cache:
         problems.append(f"Cache-Control is {cache!r}")
     permissions = resp.header("Permissions-Policy") or ""
     features = dict(item.strip().split("=", 1) for item in permissions.split(",") if "=" in item)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from server_support import hidden, make_server, new_source, submit_report
+from server_support import login, make_server, new_source, submit_report
 
 from dropbox import instance as instance_module
 from dropbox.app import create_app
@@ -51,11 +51,8 @@ def test_an_instance_from_before_scheme_2_keeps_scheme_1(tmp_path: Path) -> None
     assert box.find_source(codename.CodenameDeriver(*salts).derive(text).lookup_id) is None
 
     restarted = create_app(DropBox(instance_module.load(server.data))).test_client()
-    page = restarted.get("/login").get_data(as_text=True)
-    response = restarted.post(
-        "/login", data={"csrf_token": hidden(page, "csrf_token"), "codename": text}
-    )
-    assert response.status_code == 302
+    response = login(restarted, text)
+    assert response.status_code == 303
     assert regno in restarted.get("/lookup").get_data(as_text=True)
 
 

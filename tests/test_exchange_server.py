@@ -18,6 +18,7 @@ import nacl.signing
 import pytest
 from server_support import (
     Server,
+    login,
     make_server,
     new_source,
     response_bundle,
@@ -111,10 +112,7 @@ def _reply_and_status(server: Server, codename: str, regno: str) -> list[dict]:
 def login_and_lookup(server: Server, codename: str) -> str:
     server.client.post("/logout", data={})  # CSRF-less logout is refused; use a new client
     client = server.client.application.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    token = page.split('name="csrf_token" value="')[1].split('"')[0]
-    response = client.post("/login", data={"csrf_token": token, "codename": codename.upper()})
-    assert response.status_code == 302
+    assert login(client, codename.upper()).status_code == 303
     return client.get("/lookup").get_data(as_text=True)
 
 
