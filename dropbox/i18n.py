@@ -22,6 +22,9 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 def choose_language() -> None:
     """Before each request: `?lang=` switches the language for this page and the ones after."""
+    stored = request.cookies.get(LANG_COOKIE)
+    # The visitor's language first: a refusal of a bad ?lang= is still shown in it.
+    g.lang = stored if stored in LANGUAGES else DEFAULT_LANGUAGE
     requested = request.args.get("lang")
     if requested is None and _form_may_carry():
         requested = request.form.get("lang")
@@ -30,9 +33,6 @@ def choose_language() -> None:
             raise BadRequest("unknown language")
         g.lang = requested
         g.remember_lang = True
-        return
-    stored = request.cookies.get(LANG_COOKIE)
-    g.lang = stored if stored in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def _form_may_carry() -> bool:

@@ -20,6 +20,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from flask import Flask
+
 from dropbox.app import FORM_OVERHEAD_BYTES, create_app
 from dropbox.error_pages import page_headers, waitress_error_pages
 from dropbox.instance import Instance, check_permissions
@@ -151,8 +153,6 @@ def serve(
     threads: int = 8,
     connection_limit: int = 100,
 ) -> None:
-    import waitress
-
     preflight(instance, host, allow_public_bind)
     with spill_lifetime(spill_dir, allow_persistent_spill):
         # Every temporary file of this process, waitress's request-body spill included, goes
@@ -167,17 +167,30 @@ def serve(
         # line with the time: a log of when the site was busy. Errors are still reported.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         _stop_on_sigterm()
-        waitress.serve(
-            app,
-            host=host,
-            port=port,
-            ident="",  # no Server header
-            threads=threads,
-            connection_limit=connection_limit,
-            max_request_body_size=instance.upload_limit + FORM_OVERHEAD_BYTES,
-            inbuf_overflow=INBUF_OVERFLOW,
-            expose_tracebacks=False,
-            clear_untrusted_proxy_headers=True,
-            channel_timeout=600,  # a slow Tor upload stalls for a while; do not drop it early
-            url_scheme="http",
-        )
+        try:
+            _run_waitress(app, host, port, threads, connection_limit, instance.upload_limit)
+        finally:
+            # Sessions live only as long as the process: what they hold goes with them, the
+            # uploads kept for a corrected form included (the next start would remove them).
+            app.session_interface.store.clear()  # type: ignore[attr-defined]
+
+
+def _run_waitress(
+    app: Flask, host: str, port: int, threads: int, connection_limit: int, upload_limit: int
+) -> None:
+    import waitress
+
+    waitress.serve(
+        app,
+        host=host,
+        port=port,
+        ident="",  # no Server header
+        threads=threads,
+        connection_limit=connection_limit,
+        max_request_body_size=upload_limit + FORM_OVERHEAD_BYTES,
+        inbuf_overflow=INBUF_OVERFLOW,
+        expose_tracebacks=False,
+        clear_untrusted_proxy_headers=True,
+        channel_timeout=600,  # a slow Tor upload stalls for a while; do not drop it early
+        url_scheme="http",
+    )

@@ -153,6 +153,13 @@ class MemorySessionStore:
     def __len__(self) -> int:
         return len(self._records)
 
+    def clear(self) -> None:
+        """Forget every session and what it holds (at shutdown: kept uploads go too)."""
+        with self._lock:
+            records = list(self._records.values())
+            self._records.clear()
+        self._forget(records)
+
     # -- upload tickets ----------------------------------------------------------------------
 
     def issue_ticket(

@@ -201,9 +201,16 @@ def delete_reply() -> BaseResponse:
 
 
 def _new_uploads() -> list[EncryptedUpload]:
+    """The files of this request, each encrypted as it arrived. A body that ends inside a file
+    (a connection cut mid-upload, a forged body) makes the parser stop without an error, after
+    the file's envelope was started: such a request is refused whole, or the cut-off file would
+    be stored as if it were complete."""
     # Reading request.files runs the multipart parser, which encrypts each file as it arrives.
-    request.files.getlist("files")
-    return list(pending_uploads())
+    parsed = {id(storage.stream) for storage in request.files.getlist("files")}
+    started = list(pending_uploads())
+    if any(id(upload) not in parsed for upload in started):
+        abort(400)
+    return started
 
 
 def _check_total_size(uploads: list[EncryptedUpload]) -> None:
