@@ -1,4 +1,5 @@
-"""`python -m bench [--quick] [--only 1,3] [--scale F] [--keep]`: run the benchmarks of issue 8.
+"""`python -m bench [--quick] [--only 1,3] [--scale F] [--keep]`: run the six benchmarks
+(bench/README.md).
 
 Each benchmark prints its table; bench/results.json (every figure) and bench/results.md (the
 README table, with date and machine) are rewritten after each one, so an interrupted run still

@@ -16,11 +16,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import nacl.public
-
 from bench.b1_envelope import write_random
 from bench.common import MIB, BenchResult, Config, info, ratio_figure, scratch
-from keys import envelope
+from keys import envelope, keytypes
 
 TITLE = "Ours vs gzip + gpg (the peer's approach), incompressible data"
 GPG_BASE = [
@@ -133,7 +131,7 @@ def run(config: Config) -> BenchResult:
             write_random(source, size)
 
             # Ours: best of three, file to file, the same disk.
-            identity = nacl.public.PrivateKey.generate()
+            identity = keytypes.new_recipient_identity()
             ours_enc, ours_dec = [], []
             for _ in range(3):
                 start = time.perf_counter()

@@ -23,9 +23,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import nacl.public
-import nacl.signing
-
 from bench.common import (
     GIB,
     MIB,
@@ -38,8 +35,9 @@ from bench.common import (
     run_measured,
     scratch,
 )
-from keys import codename, payload
+from keys import codename, keytypes, payload
 from keys.bundle import ItemSource, write_bundle
+from keys.documents import ReportDocument
 from keys.keyfiles import (
     read_public_key,
     recipient_public_key,
@@ -62,8 +60,8 @@ def _words() -> list[str]:
 def build_bundle(
     out: Path,
     items_dir: Path,
-    recipient: nacl.public.PublicKey,
-    signer: nacl.signing.SigningKey,
+    recipient: keytypes.RecipientKey,
+    signer: keytypes.SigningKey,
     reports: int,
     attachment_bytes: int,
 ) -> None:
@@ -83,7 +81,7 @@ def build_bundle(
         sources.append(
             {
                 "source_id": source_id,
-                "public_key": recipient_public_key(nacl.public.PrivateKey.generate()).to_line(),
+                "public_key": recipient_public_key(keytypes.new_recipient_identity()).to_line(),
                 "designation": f"{secrets.choice(words)} {secrets.choice(words)}",
                 "created_day": day,
             }
@@ -93,24 +91,20 @@ def build_bundle(
             regno = new_regno()
         regnos.add(regno)
         report_rows.append({"regno": regno, "source_id": source_id, "received_day": day})
-        document = {
-            "v": 1,
-            "category": categories[index % len(categories)],
-            "relation": "employee",
-            "language": "id",
-            "what": f"Laporan nomor {index}: pengadaan digelembungkan",
-            "who": "Panitia pengadaan",
-            "where": "Biro umum",
-            "when": "Maret",
-            "how": "Harga satuan dua kali harga pasar " * 8,
-            "message": "",
-            "pseudonym": "",
-            "contact": "",
-        }
+        document = ReportDocument(
+            category=categories[index % len(categories)],
+            relation="employee",
+            language="id",
+            what=f"Laporan nomor {index}: pengadaan digelembungkan",
+            who="Panitia pengadaan",
+            where="Biro umum",
+            when="Maret",
+            how="Harga satuan dua kali harga pasar " * 8,
+        )
         report_id = new_id()
         (items_dir / report_id).write_bytes(
             payload.seal_bytes(
-                {"kind": "report"}, json.dumps(document, ensure_ascii=False).encode(), [recipient]
+                {"kind": document.KIND}, document.to_bytes(), [recipient]
             )
         )
         entries.append(
@@ -203,7 +197,7 @@ def measure(config: Config, result: BenchResult) -> BenchResult:
         counts = tuple(max(1, int(n * config.scale)) for n in (100, 1000, 10000))
         attached = (max(1, int(1000 * config.scale)), int(2 * GIB * config.scale))
     cases = [(n, 0) for n in counts] + [attached]
-    signer = nacl.signing.SigningKey.generate()
+    signer = keytypes.new_signing_key()
     measured: dict[tuple[int, int], dict[str, Any]] = {}
     kdf_drop = 48 * MIB  # the unlock's argon2id frees 64 MiB; what follows is the command's own
     with scratch(config, "console") as root, scratch(config, "console-items", SHM) as shm:

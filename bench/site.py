@@ -1,13 +1,12 @@
 """The real site for benchmarks 3-5: an instance made with `dropbox init`, `dropbox serve` in a
 subprocess on 127.0.0.1, and a small HTTP client that keeps the session cookie and walks the
-source flow (HTML parsing as in tests/server_support.py).
+source flow (HTML parsing as in tests/support/pages.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import re
 import secrets
 import subprocess
@@ -20,14 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nacl.public
-import nacl.signing
-
+from bench.circuits import CircuitConnection
 from bench.common import VENV_BIN, bench_env, free_port, started
 from dropbox import instance as instance_module
-from keys import payload
+from keys import keytypes, payload
 from keys.bundle import ItemSource, write_bundle
 from keys.codename import CodenameDeriver
+from keys.documents import ReplyDocument
 from keys.keyfiles import recipient_public_key, verify_public_key, write_public_key
 from keys.records import new_id, today
 
@@ -37,8 +35,8 @@ COOKIE = "wbs_session"
 @dataclass
 class Instance:
     data: Path
-    inspectorate: nacl.public.PrivateKey
-    console_signing: nacl.signing.SigningKey
+    inspectorate: keytypes.RecipientIdentity
+    console_signing: keytypes.SigningKey
 
     @property
     def instance_id(self) -> str:
@@ -47,8 +45,8 @@ class Instance:
 
 def make_instance(root: Path) -> Instance:
     """`dropbox init` with freshly generated inspectorate and console keys."""
-    inspectorate = nacl.public.PrivateKey.generate()
-    console_signing = nacl.signing.SigningKey.generate()
+    inspectorate = keytypes.new_recipient_identity()
+    console_signing = keytypes.new_signing_key()
     keys_dir = root / "pub"
     keys_dir.mkdir()
     write_public_key(keys_dir / "inspectorate.pub", recipient_public_key(inspectorate))
@@ -147,17 +145,27 @@ class Reply:
 
 
 class Client:
-    """One keep-alive connection with the session cookie; reconnects if the server closed it."""
+    """One keep-alive connection with the session cookie; reconnects if the server closed it.
+    With `circuit`, every connection arrives at HAProxy as a stream of that Tor circuit (a PROXY
+    protocol line first, see bench/circuits.py)."""
 
-    def __init__(self, port: int, timeout: float = 120.0) -> None:
+    def __init__(self, port: int, timeout: float = 120.0, circuit: int | None = None) -> None:
         self.port = port
         self.timeout = timeout
+        self.circuit = circuit
         self.cookie: str | None = None
         self._conn: http.client.HTTPConnection | None = None
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
-            self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            if self.circuit is None:
+                self._conn = http.client.HTTPConnection(
+                    "127.0.0.1", self.port, timeout=self.timeout
+                )
+            else:
+                self._conn = CircuitConnection(
+                    "127.0.0.1", self.port, self.circuit, timeout=self.timeout
+                )
         return self._conn
 
     def close(self) -> None:
@@ -334,21 +342,21 @@ def reply_bundle(
     out: Path,
     sequence: int,
     regno: str,
-    source_key: nacl.public.PublicKey,
+    source_key: keytypes.RecipientKey,
     count: int,
     message: str,
 ) -> Path:
     """A genuine console-to-server bundle with `count` replies for one report (as in
-    tests/server_support.py response_bundle)."""
+    tests/support/bundles.py response_bundle)."""
     staging = out.parent / f"items-{sequence}"
     staging.mkdir()
     items, records = [], []
     for index in range(count):
         response_id = new_id()
-        document = {"v": 1, "message": f"{message} ({index + 1})", "author": "Inspektorat"}
+        document = ReplyDocument(f"{message} ({index + 1})", "Inspektorat")
         sealed = payload.seal_bytes(
-            {"kind": "reply"},
-            json.dumps(document).encode(),
+            {"kind": document.KIND},
+            document.to_bytes(),
             [source_key, instance.inspectorate.public_key],
         )
         (staging / response_id).write_bytes(sealed)
@@ -374,7 +382,7 @@ def reply_bundle(
     return out
 
 
-def source_public_key(instance: Instance, codename: str) -> nacl.public.PublicKey:
+def source_public_key(instance: Instance, codename: str) -> keytypes.RecipientKey:
     """The source's key as the server derives it (the instance's salts, default KDF cost)."""
     loaded = instance_module.load(instance.data)
     return CodenameDeriver(*loaded.codename_salts()).derive(codename).public_key

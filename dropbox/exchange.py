@@ -17,9 +17,10 @@ from pathlib import Path
 
 from dropbox import db
 from dropbox.service import DropBox
-from dropbox.store import coarsen_times, secure_delete
+from dropbox.store import coarsen_times
 from keys import envelope
 from keys.bundle import BundleError, ItemSource, file_sha256, read_bundle, write_bundle
+from keys.disk import wipe_file
 from keys.errors import EnvelopeError
 from keys.records import RecordError, check_console_body, check_server_body, today
 
@@ -213,7 +214,7 @@ def _import_staged(box: DropBox, bundle_path: Path, staging: Path) -> ImportSumm
             db.set_meta(connection, "console_seq", sequence)
     except BaseException:
         for response_id in committed:
-            secure_delete(box.store.item_path(response_id))
+            wipe_file(box.store.item_path(response_id))
         raise
     # The console holds these envelopes now: a seizure of the server must not find them here.
     for entry_id in confirmed:
@@ -256,5 +257,5 @@ def _check_envelope(path: Path, response_id: str) -> None:
 def _clear_dir(directory: Path) -> None:
     if directory.exists():
         for path in directory.iterdir():
-            secure_delete(path)
+            wipe_file(path)
         shutil.rmtree(directory, ignore_errors=True)

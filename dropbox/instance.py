@@ -24,9 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nacl.public
-import nacl.signing
-
 from dropbox.store import round_times_to_day
 from keys import codename
 from keys.encoding import b64decode, b64encode
@@ -34,13 +31,13 @@ from keys.errors import KeyFileError
 from keys.keyfiles import (
     PublicKey,
     PublicKind,
-    new_signing_key,
     parse_public_key,
     read_signing_key,
     verify_public_key,
     write_public_key,
     write_secret_key,
 )
+from keys.keytypes import RecipientKey, SigningKey, new_signing_key
 from keys.records import new_id
 
 CONFIG_FILE = "config.json"
@@ -74,7 +71,7 @@ class Instance:
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def recipient_keys(self) -> list[nacl.public.PublicKey]:
+    def recipient_keys(self) -> list[RecipientKey]:
         return [key.as_recipient() for key in self.recipients]
 
     def db_key(self) -> bytes:
@@ -84,7 +81,7 @@ class Instance:
         salts = json.loads(_read_private_text(self.data_dir / SALTS_FILE))
         return b64decode(salts["lookup"]), b64decode(salts["key"])
 
-    def signing_key(self) -> nacl.signing.SigningKey:
+    def signing_key(self) -> SigningKey:
         return read_signing_key(self.data_dir / SIGNING_KEY_FILE, None)
 
     @property

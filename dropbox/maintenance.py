@@ -4,7 +4,7 @@ The daily job enforces the retention policy (docs/operator.md, "Retention"):
   - a source that never filed a report is forgotten after a day;
   - a closed report, with its entries and responses, is deleted `retention_days` after closing;
   - envelopes the console has acknowledged are deleted (the console holds them now).
-Deletion goes through the store's secure delete and SQLCipher's secure_delete.
+Deletion goes through the store's overwrite (keys.disk.wipe_file) and SQLCipher's secure_delete.
 """
 
 from __future__ import annotations

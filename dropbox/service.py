@@ -1,5 +1,6 @@
 """The drop box's operations: create sources, file reports and follow-ups, show a source's
-reports and responses, delete replies. Routes orchestrate; this module does; keys/ encrypts.
+reports and responses (read by dropbox.report_views), delete replies. Routes orchestrate; this
+module does; keys/ encrypts.
 
 Ordering rule for everything stored: envelopes are written and committed to the store first, the
 database rows last, in one transaction. A crash in between leaves unreferenced envelopes, which
@@ -8,28 +9,24 @@ database rows last, in one transaction. A crash in between leaves unreferenced e
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
-
-import nacl.public
 
 from dropbox import db
 from dropbox.instance import Instance
-from dropbox.store import PendingFile, Store, StoreError, coarsen_times
+from dropbox.report_views import ReportView, source_reports
+from dropbox.store import PendingFile, Store, coarsen_times
 from keys import codename, payload
 from keys.codename import CodenameDeriver, SourceSecrets
-from keys.errors import EnvelopeError
+from keys.documents import FollowupDocument, ReportDocument
+from keys.encoding import canonical_json
 from keys.keyfiles import parse_public_key, recipient_public_key
+from keys.keytypes import RecipientIdentity, RecipientKey
 from keys.records import new_id, new_regno, today
 
 MAX_FILENAME_CHARS = 255
-MAX_RESPONSE_BYTES = 1024 * 1024  # a reply or status document; anything larger is refused
-MAX_CARD_BYTES = 4096
 
 
 class SourceGone(Exception):
@@ -55,7 +52,7 @@ class EncryptedUpload:
     def __init__(
         self,
         store: Store,
-        recipients: Sequence[nacl.public.PublicKey],
+        recipients: Sequence[RecipientKey],
         filename: str,
         media_type: str,
     ) -> None:
@@ -105,33 +102,6 @@ class EncryptedUpload:
     def discard(self) -> None:
         if not self.committed:
             self._store.discard(self.pending)
-
-
-@dataclass
-class ResponseView:
-    response_id: str
-    kind: str
-    day: str
-    readable: bool
-    status: str | None = None
-    message: str = ""
-    author: str = ""
-
-
-@dataclass
-class ReportView:
-    regno: str
-    received_day: str
-    followups: int
-    files: int
-    category: str | None = None  # from the card sealed to the source; None for older reports
-    statuses: list[ResponseView] = field(default_factory=list)
-    replies: list[ResponseView] = field(default_factory=list)
-
-    @property
-    def current_status(self) -> str:
-        readable = [view.status for view in self.statuses if view.readable and view.status]
-        return readable[-1] if readable else "received"
 
 
 class DropBox:
@@ -217,7 +187,7 @@ class DropBox:
             ).fetchone()
         return str(row["source_id"]) if row else None
 
-    def source_public_key(self, source_id: str) -> nacl.public.PublicKey:
+    def source_public_key(self, source_id: str) -> RecipientKey:
         with self.connection() as connection:
             row = connection.execute(
                 "SELECT public_key FROM sources WHERE source_id = ?", (source_id,)
@@ -238,11 +208,11 @@ class DropBox:
             committed.append((entry_id, upload.size))
         return committed
 
-    def _write_document(self, kind: str, document: dict[str, Any]) -> tuple[str, int]:
-        content = json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    def _write_document(self, document: ReportDocument | FollowupDocument) -> tuple[str, int]:
+        content = document.to_bytes()
         entry_id = new_id()
         self.store.write_item(
-            entry_id, payload.seal_bytes({"kind": kind}, content, self.recipients)
+            entry_id, payload.seal_bytes({"kind": document.KIND}, content, self.recipients)
         )
         return entry_id, len(content)
 
@@ -257,11 +227,10 @@ class DropBox:
 
         Raises SourceGone, storing nothing, if the source was forgotten meanwhile."""
         source_key = self._public_key_or_gone(source_id)
-        document = {"v": 1, **fields}
         card = payload.seal_bytes(
-            {"kind": "card"}, _canonical({"category": fields.get("category", "")}), [source_key]
+            {"kind": "card"}, canonical_json({"category": fields.get("category", "")}), [source_key]
         )
-        report_id, report_size = self._write_document("report", document)
+        report_id, report_size = self._write_document(ReportDocument(**fields))
         files = self._commit_uploads(uploads)
         day = today()
         try:
@@ -281,7 +250,7 @@ class DropBox:
             raise
         return regno
 
-    def _public_key_or_gone(self, source_id: str) -> nacl.public.PublicKey:
+    def _public_key_or_gone(self, source_id: str) -> RecipientKey:
         try:
             return self.source_public_key(source_id)
         except LookupError as exc:
@@ -300,7 +269,7 @@ class DropBox:
             raise SourceGone(source_id)
         if not self.owns_report(source_id, regno):
             raise LookupError("no such report for this source")
-        followup_id, size = self._write_document("followup", {"v": 1, "message": message})
+        followup_id, size = self._write_document(FollowupDocument(message))
         files = self._commit_uploads(uploads)
         day = today()
         try:
@@ -350,59 +319,10 @@ class DropBox:
 
     # -- what a returning source sees ---------------------------------------------------
 
-    def reports_for(self, source_id: str, source_key: nacl.public.PrivateKey) -> list[ReportView]:
+    def reports_for(self, source_id: str, source_key: RecipientIdentity) -> list[ReportView]:
         """The source's reports with statuses and replies, decrypted in memory only."""
         with self.connection() as connection:
-            reports = connection.execute(
-                "SELECT regno, received_day, card FROM reports WHERE source_id = ?"
-                " ORDER BY received_day DESC, regno",
-                (source_id,),
-            ).fetchall()
-            views = []
-            for report in reports:
-                counts = dict(
-                    connection.execute(
-                        "SELECT kind, count(*) FROM entries WHERE regno = ? GROUP BY kind",
-                        (report["regno"],),
-                    ).fetchall()
-                )
-                view = ReportView(
-                    report["regno"],
-                    report["received_day"],
-                    counts.get("followup", 0),
-                    counts.get("file", 0),
-                    _open_card(report["card"], source_key),
-                )
-                responses = connection.execute(
-                    "SELECT response_id, kind, day FROM responses WHERE regno = ?"
-                    " ORDER BY console_seq, position",
-                    (report["regno"],),
-                ).fetchall()
-                for row in responses:
-                    response = self._open_response(row, source_key)
-                    target = view.statuses if row["kind"] == "status" else view.replies
-                    target.append(response)
-                views.append(view)
-        return views
-
-    def _open_response(self, row: sqlite3.Row, source_key: nacl.public.PrivateKey) -> ResponseView:
-        view = ResponseView(row["response_id"], row["kind"], row["day"], readable=False)
-        try:
-            with self.store.open_item(row["response_id"]) as handle:
-                data = handle.read(MAX_RESPONSE_BYTES + 64 * 1024)
-            meta, content = payload.open_bytes(data, [source_key], MAX_RESPONSE_BYTES)
-            document = json.loads(content.decode("utf-8"))
-        except (StoreError, EnvelopeError, UnicodeDecodeError, ValueError):
-            # One damaged item must not take the whole page down: it is shown as unreadable.
-            return view
-        if meta.get("kind") != row["kind"] or not isinstance(document, dict):
-            return view
-        view.readable = True
-        view.message = str(document.get("message") or document.get("note") or "")
-        view.author = str(document.get("author") or "")
-        if row["kind"] == "status":
-            view.status = str(document.get("status") or "")
-        return view
+            return source_reports(connection, self.store, source_id, source_key)
 
     def delete_reply(self, source_id: str, response_id: str) -> bool:
         """Delete one of the source's own replies; False if it is not theirs or not a reply."""
@@ -422,19 +342,3 @@ class DropBox:
 def _source_exists(connection: sqlite3.Connection, source_id: str) -> bool:
     found = connection.execute("SELECT 1 FROM sources WHERE source_id = ?", (source_id,))
     return found.fetchone() is not None
-
-
-def _canonical(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("ascii")
-
-
-def _open_card(card: bytes | None, source_key: nacl.public.PrivateKey) -> str | None:
-    """The category on the report's card, if there is a card and it opens with the source's key."""
-    if not card:
-        return None
-    try:
-        meta, content = payload.open_bytes(bytes(card), [source_key], MAX_CARD_BYTES)
-        category = json.loads(content.decode("utf-8")).get("category")
-    except (EnvelopeError, UnicodeDecodeError, ValueError, AttributeError):
-        return None
-    return category if meta.get("kind") == "card" and isinstance(category, str) else None

@@ -6,7 +6,7 @@
 Only ciphertext is ever written here. Every path is built from a validated random id and checked to
 stay inside the store. File times are set to midnight UTC of the day, so a file's mtime tells no
 more than the day the threat model already allows (ctime cannot be set from user space: see
-docs/threat-model.md). Deletion overwrites before unlinking.
+docs/threat-model.md). Deletion overwrites before unlinking (keys.disk.wipe_file).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import secrets
 from pathlib import Path
 from typing import BinaryIO
 
+from keys.disk import fsync_dir, wipe_file
+
 _ITEM_ID = re.compile(r"^[0-9a-f]{32}\Z")
-_OVERWRITE_BLOCK = 1024 * 1024
 
 
 class StoreError(Exception):
@@ -97,7 +98,7 @@ class Store:
             raise StoreError("item already exists")
         coarsen_times(pending.path)
         os.replace(pending.path, target)
-        self._sync_dir(self.items_dir)
+        fsync_dir(self.items_dir)
         coarsen_times(self.items_dir)
         coarsen_times(self.pending_dir)
         return target
@@ -110,7 +111,7 @@ class Store:
             raise StoreError("item already exists")
         coarsen_times(path)
         os.replace(path, target)
-        self._sync_dir(self.items_dir)
+        fsync_dir(self.items_dir)
         coarsen_times(self.items_dir)
         return target
 
@@ -131,7 +132,7 @@ class Store:
                 pending.handle.close()
             except OSError:
                 pass  # the buffered bytes are ciphertext being thrown away anyway
-        secure_delete(pending.path)
+        wipe_file(pending.path)
         coarsen_times(self.pending_dir)
 
     def open_item(self, item_id: str) -> BinaryIO:
@@ -147,7 +148,7 @@ class Store:
         return self.item_path(item_id).exists()
 
     def delete_item(self, item_id: str) -> None:
-        secure_delete(self.item_path(item_id))
+        wipe_file(self.item_path(item_id))
         coarsen_times(self.items_dir)
 
     def clean_pending(self) -> int:
@@ -155,39 +156,7 @@ class Store:
         owns store/pending: nothing else writes there while it runs)."""
         removed = 0
         for path in self.pending_dir.glob("*.partial"):
-            secure_delete(path)
+            wipe_file(path)
             removed += 1
         coarsen_times(self.pending_dir)  # listing it touched its access time
         return removed
-
-    @staticmethod
-    def _sync_dir(directory: Path) -> None:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def secure_delete(path: Path) -> None:
-    """Overwrite a file with zeros, sync, then unlink. Missing files are not an error.
-
-    On copy-on-write or flash storage the overwrite may not reach the old blocks; that is why only
-    ciphertext is ever written, and the operator guide asks for an encrypted volume.
-    """
-    try:
-        fd = os.open(path, os.O_WRONLY)
-    except FileNotFoundError:
-        return
-    try:
-        remaining = os.fstat(fd).st_size
-        zeros = bytes(_OVERWRITE_BLOCK)
-        while remaining > 0:
-            written = os.write(fd, zeros[: min(remaining, _OVERWRITE_BLOCK)])
-            remaining -= written
-        os.fsync(fd)
-    except OSError:
-        pass  # an overwrite that fails (full copy-on-write disk) must not keep the file
-    finally:
-        os.close(fd)
-    path.unlink(missing_ok=True)

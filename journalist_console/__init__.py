@@ -1,23 +1,26 @@
 """The investigator console: an offline workstation application for the inspectorate.
 
-Modules (design: docs/console-design.md):
+Modules, bottom up (design: docs/console-design.md); imports go to the lines above, or sideways
+among the operations, never in a circle:
 
-    cli        `journalist-console` command line (entry point `journalist_console.cli:main`)
-    web        `serve`: the local web interface (Flask + waitress, 127.0.0.1 only)
-    home       home directory layout, single-instance lock, `init`, the vault
-    schema     the SQLCipher database: connection and the whole schema
-    console    the unlocked console: list, view, reply, status, notes, statistics
-    accounts   investigators' accounts and roles, assignment, recusal
-    importer   server-to-console bundles in, all or nothing
-    exporter   console-to-server bundles out, numbered, crash-safe
-    files      saving decrypted files under safe names
-    metastrip  metadata-free copies of JPEG and PNG (standard library only)
-    audit      the hash-chained audit log
-    dates      due dates and the clock
-    render     terminal rendering of untrusted text
-    i18n       Indonesian and English interface texts
-    errors     the expected failures, shown as one line
+    texts, errors, dates   messages (Text) and what people type; the expected failures; days
+    schema, audit          the SQLCipher database; the hash-chained audit log
+    home, vault            the home directory and its lock; the vault, passphrase boxes, `init`
+    accounts               who may do what: account and recusal queries and checks
+    session                an unlocked console: home, vault, connection, investigator, lock
+    settings, envelopes    the settings and recipient keys; decrypting what the store holds
+    reports                the queue, one report decrypted, statistics
+    responses, staff       replies, statuses, notes; accounts, assignment, recusal, audit view
+    importer, exporter     bundles in (all or nothing) and out (numbered, crash-safe)
+    files, metastrip       saving and downloading files under safe names; metadata-free copies
+    retention, archive     removing finished reports, archiving them first (archive_format,
+                           archive_reading)
+    labels, render         names people read for machine names; terminal text
+    terminal, commands,    the `journalist-console` command line (entry point cli:main)
+    cli
+    web                    `serve`: the local web interface (Flask blueprints, 127.0.0.1 only)
 
-No cryptography is implemented here: every key, envelope, signature and passphrase box comes from
+The command line and the web interface call the same operations and neither runs SQL. No
+cryptography is implemented here: every key, envelope, signature and passphrase box comes from
 the `keys` package.
 """

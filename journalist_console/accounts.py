@@ -1,4 +1,4 @@
-"""Investigators' accounts, report assignment and recusal (issue 11).
+"""Investigators' accounts, report assignment and recusal: what the database says, and the checks.
 
 Who is who
 ----------
@@ -30,43 +30,30 @@ Assignment and recusal
 A report is assigned to at most one investigator (`assign`, `unassign`; any investigator who may
 open the report may assign it to any active investigator who is not recused from it). A recusal is
 an investigator's own declaration of a conflict of interest on one report: from then on every
-operation that opens the report refuses them (Console.resolve raises Recused), their queue shows
+operation that opens the report refuses them (reports.resolve raises Recused), their queue shows
 the report as recused with no other detail, and any assignment of the report to them ends. Only
 an administrator other than the recused investigator can lift a recusal; both steps are in the
 audit log. The reason is kept in the recusals table for administrators, not in the audit log (which
 every investigator reads); the audit records that a reason was given.
 
-This module holds the database side; the commands call these functions with an unlocked Console.
+This module holds the database side: queries, and the checks every operation makes, each taking
+the connection and the acting investigator's name. The operations that change accounts,
+assignments and recusals are journalist_console/staff.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from journalist_console import audit, dates, schema
-from journalist_console.errors import (
-    InvalidInput,
-    NotPermitted,
-    Recused,
-    UnknownAccount,
-)
-from journalist_console.home import (
-    Home,
-    check_new_passphrase,
-    check_user_name,
-    wipe_file,
-    write_user_box,
-)
-
-if TYPE_CHECKING:
-    from journalist_console.console import Console
+from journalist_console.errors import NotPermitted, Recused, UnknownAccount
+from journalist_console.home import Home, check_user_name
+from keys.disk import wipe_file
 
 ADMIN = "admin"
 INVESTIGATOR = "investigator"
 ROLES = (ADMIN, INVESTIGATOR)
-MAX_DISPLAY_NAME_CHARS = 60
-MAX_REASON_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -155,13 +142,18 @@ def active_names(conn: schema.Connection) -> list[str]:
     ]
 
 
-def _active_admins(conn: schema.Connection) -> list[str]:
+def active_admins(conn: schema.Connection) -> list[str]:
     return [
         str(row[0])
         for row in conn.execute(
             "SELECT name FROM users WHERE role = 'admin' AND removed_day IS NULL ORDER BY name"
         )
     ]
+
+
+def is_admin(conn: schema.Connection, investigator: str) -> bool:
+    account = get(conn, investigator)
+    return account is not None and account.is_admin
 
 
 def recused_day(conn: schema.Connection, regno: str, name: str) -> str | None:
@@ -181,8 +173,22 @@ def recused_regnos(conn: schema.Connection, name: str) -> set[str]:
     }
 
 
-def _recusals(conn: schema.Connection, where: str, args: tuple[Any, ...]) -> list[Recusal]:
-    # `where` is built from fixed fragments in recusals() below; values are parameters.
+def recusals(
+    conn: schema.Connection,
+    investigator: str,
+    regno: str | None = None,
+    include_lifted: bool = False,
+) -> list[Recusal]:
+    """Administrators see everyone's recusals; an investigator sees only their own."""
+    where = "1"
+    args: tuple[str, ...] = ()
+    if not is_admin(conn, investigator):
+        where, args = "investigator = ?", (investigator,)
+    if regno is not None:
+        where, args = f"{where} AND regno = ?", (*args, regno)
+    if not include_lifted:
+        where = f"{where} AND lifted_day IS NULL"
+    # `where` is built from the fixed fragments above; values are parameters.
     query = "SELECT regno, investigator, day, reason, lifted_day, lifted_by FROM recusals "
     rows = conn.execute(query + f"WHERE {where} ORDER BY recusal_id", args).fetchall()
     return [
@@ -221,342 +227,57 @@ def admit(conn: schema.Connection, home: Home, home_user: str) -> Account:
             audit.append(conn, home_user, "accounts_enabled", None, {"admin": home_user})
     account = get(conn, home_user)
     if account is None:
-        raise UnknownAccount(
+        raise UnknownAccount.missing(
+            home_user,
             f"{home_user!r} is not an investigator of this console (a box without an account)",
-            "unknown_user",
-            user=home_user,
         )
     if not account.active:
         wipe_file(home.user_box(home_user))
-        raise UnknownAccount(
+        raise UnknownAccount.removed(
+            home_user,
             f"the investigator {home_user!r} was removed on {account.removed_day} "
             f"by {account.removed_by}; they can no longer unlock this console",
-            "user_removed",
-            user=home_user,
         )
     return account
 
 
-def wipe_removed_boxes(console: Console) -> None:
+def wipe_removed_boxes(conn: schema.Connection, home: Home) -> None:
     """A removed investigator's box still on disk (a crash during removal) is destroyed now."""
-    present = set(console.home.box_names())
-    for account in all_accounts(console.conn):
+    present = set(home.box_names())
+    for account in all_accounts(conn):
         if not account.active and account.name in present:
-            wipe_file(console.home.user_box(account.name))
+            wipe_file(home.user_box(account.name))
 
 
-# -- permissions ----------------------------------------------------------------------------------
+# -- checks ---------------------------------------------------------------------------------------
 
 
-def require_admin(console: Console, what: str) -> None:
-    account = get(console.conn, console.user)
-    if account is None or not account.is_admin:
-        raise NotPermitted(
-            f"only an administrator can {what}; {console.user!r} is not one",
-            "admin_only",
+def require_admin(conn: schema.Connection, investigator: str, what: str) -> None:
+    if not is_admin(conn, investigator):
+        raise NotPermitted.admin_only(
+            f"only an administrator can {what}; {investigator!r} is not one"
         )
 
 
-def _require_active(console: Console, name: str) -> Account:
+def require_active(conn: schema.Connection, name: str) -> Account:
+    """The account of an investigator an operation names (to assign, edit, remove...)."""
     check_user_name(name)
-    account = get(console.conn, name)
+    account = get(conn, name)
     if account is None:
-        raise UnknownAccount(f"no investigator {name!r} on this console", "unknown_user", user=name)
+        raise UnknownAccount.missing(name, f"no investigator {name!r} on this console")
     if not account.active:
-        raise UnknownAccount(
-            f"the investigator {name!r} was removed on {account.removed_day}",
-            "user_removed",
-            user=name,
+        raise UnknownAccount.removed(
+            name, f"the investigator {name!r} was removed on {account.removed_day}"
         )
     return account
 
 
-def clean_display_name(text: str) -> str:
-    from journalist_console.console import clean_text
-
-    name = clean_text(text).strip()
-    if not name or len(name) > MAX_DISPLAY_NAME_CHARS or "\n" in name or "\t" in name:
-        raise InvalidInput(
-            f"the display name must be one line of 1 to {MAX_DISPLAY_NAME_CHARS} characters",
-            "display_name_invalid",
-            n=MAX_DISPLAY_NAME_CHARS,
-        )
-    return name
-
-
-# -- account administration -----------------------------------------------------------------------
-
-
-def add_user(
-    console: Console,
-    name: str,
-    passphrase: bytes,
-    admin: bool = False,
-    display_name: str | None = None,
-) -> Account:
-    """An administrator adds an investigator: their account, then their box (one transaction)."""
-    require_admin(console, "add investigators")
-    check_user_name(name)
-    check_new_passphrase(passphrase)
-    shown = None if display_name is None else clean_display_name(display_name)
-    existing = get(console.conn, name)
-    if existing is not None:
-        if existing.active:
-            raise InvalidInput(f"there already is an investigator {name!r}", "user_exists")
-        raise InvalidInput(
-            f"the name {name!r} belonged to an investigator removed on {existing.removed_day}; "
-            "names are not reused, so the audit log stays unambiguous: choose another",
-            "user_name_used",
-        )
-    role = ADMIN if admin else INVESTIGATOR
-    today = dates.today().isoformat()
-    with schema.transaction(console.conn):
-        console.conn.execute(
-            "INSERT INTO users(name, role, display_name, created_day, created_by) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (name, role, shown, today, console.user),
-        )
-        audit.append(
-            console.conn,
-            console.user,
-            "user_added",
-            None,
-            {"user": name, "role": role, "display_name": shown},
-        )
-        # Last, inside the transaction: if writing the box fails nothing is recorded; a crash
-        # after it leaves a box without an account, which cannot unlock and is replaced by the
-        # next `user add` of that name.
-        write_user_box(console.home, name, console.vault_key, passphrase)
-    return _require_active(console, name)
-
-
-def remove_user(console: Console, name: str) -> list[str]:
-    """An administrator removes another investigator; returns the reports that were theirs.
-
-    The account is marked removed (kept, so the audit log's names keep their meaning), the
-    reports assigned to them are unassigned, then their box is overwritten and deleted. Nothing
-    else is re-encrypted: see docs/console-design.md for what this does and does not protect
-    against.
-    """
-    require_admin(console, "remove investigators")
-    account = _require_active(console, name)
-    if name == console.user:
-        raise NotPermitted(
-            "you cannot remove yourself; ask another administrator", "cannot_remove_self"
-        )
-    if account.is_admin and _active_admins(console.conn) == [name]:
-        raise NotPermitted("the last administrator cannot be removed", "last_admin")
-    today = dates.today().isoformat()
-    with schema.transaction(console.conn):
-        assigned = [
-            str(row[0])
-            for row in console.conn.execute(
-                "SELECT regno FROM assignments WHERE assignee = ? ORDER BY regno", (name,)
-            )
-        ]
-        console.conn.execute("DELETE FROM assignments WHERE assignee = ?", (name,))
-        console.conn.execute(
-            "UPDATE users SET removed_day = ?, removed_by = ? WHERE name = ?",
-            (today, console.user, name),
-        )
-        audit.append(
-            console.conn,
-            console.user,
-            "user_removed",
-            None,
-            {"user": name, "unassigned": assigned},
-        )
-    # After the commit: the account no longer unlocks whatever happens next; a crash before the
-    # box is gone is finished by wipe_removed_boxes at the next unlock.
-    wipe_file(console.home.user_box(name))
-    return assigned
-
-
-def set_passphrase(console: Console, name: str, new: bytes) -> None:
-    """The acting investigator's own new passphrase, or an administrator's reset of another's."""
-    check_user_name(name)
-    check_new_passphrase(new)
-    if name != console.user:
-        require_admin(console, "reset another investigator's passphrase")
-    _require_active(console, name)
-    with schema.transaction(console.conn):
-        if name == console.user:
-            audit.append(console.conn, console.user, "passphrase_changed", None, {"user": name})
-        else:
-            audit.append(console.conn, console.user, "passphrase_reset", None, {"user": name})
-        write_user_box(console.home, name, console.vault_key, new)
-
-
-def edit_user(
-    console: Console,
-    name: str,
-    role: str | None = None,
-    display_name: str | None = None,
-    clear_display_name: bool = False,
-) -> Account:
-    """An administrator changes an investigator's role or reply display name."""
-    require_admin(console, "change investigators' roles and display names")
-    account = _require_active(console, name)
-    changes: dict[str, Any] = {}
-    if role is not None:
-        if role not in ROLES:
-            raise InvalidInput(f"unknown role {role[:20]!r}; valid: {', '.join(ROLES)}")
-        if role != account.role:
-            if account.is_admin and _active_admins(console.conn) == [name]:
-                raise NotPermitted("the last administrator cannot be demoted", "last_admin")
-            changes["role"] = role
-    if clear_display_name and display_name is not None:
-        raise InvalidInput("give a display name or clear it, not both")
-    if clear_display_name and account.display_name is not None:
-        changes["display_name"] = None
-    elif display_name is not None:
-        shown = clean_display_name(display_name)
-        if shown != account.display_name:
-            changes["display_name"] = shown
-    if changes:
-        with schema.transaction(console.conn):
-            for column, value in changes.items():
-                console.conn.execute(
-                    f"UPDATE users SET {column} = ? WHERE name = ?",  # noqa: S608 - two names
-                    (value, name),
-                )
-            audit.append(console.conn, console.user, "user_changed", None, {"user": name} | changes)
-    return _require_active(console, name)
-
-
-# -- assignment -----------------------------------------------------------------------------------
-
-
-def assign(console: Console, regno_text: str, name: str) -> str:
-    """Assign a report (which the acting investigator may open) to an active investigator."""
-    regno = console.resolve(regno_text)
-    _require_active(console, name)
-    day = recused_day(console.conn, regno, name)
+def require_not_recused(conn: schema.Connection, investigator: str, regno: str) -> None:
+    day = recused_day(conn, regno, investigator)
     if day is not None:
-        raise InvalidInput(
-            f"{name} recused themselves from {regno} on {day}; assign it to someone else",
-            "assignee_recused",
-            user=name,
-            regno=regno,
-        )
-    current = assignment(console.conn, regno)
-    if current is not None and current[0] == name:
-        return regno
-    today = dates.today().isoformat()
-    with schema.transaction(console.conn):
-        console.conn.execute(
-            "INSERT INTO assignments(regno, assignee, assigned_day, assigned_by) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT(regno) DO UPDATE SET assignee = excluded.assignee, "
-            "assigned_day = excluded.assigned_day, assigned_by = excluded.assigned_by",
-            (regno, name, today, console.user),
-        )
-        detail: dict[str, Any] = {"to": name}
-        if current is not None:
-            detail["from"] = current[0]
-        audit.append(console.conn, console.user, "assigned", regno, detail)
-    return regno
-
-
-def unassign(console: Console, regno_text: str) -> str | None:
-    """End a report's assignment; returns who it was assigned to (None: it was not)."""
-    regno = console.resolve(regno_text)
-    current = assignment(console.conn, regno)
-    if current is None:
-        return None
-    with schema.transaction(console.conn):
-        console.conn.execute("DELETE FROM assignments WHERE regno = ?", (regno,))
-        audit.append(console.conn, console.user, "unassigned", regno, {"from": current[0]})
-    return current[0]
-
-
-# -- recusal --------------------------------------------------------------------------------------
-
-
-def recuse(console: Console, regno_text: str, reason: str = "") -> str:
-    """The acting investigator declares a conflict of interest and is kept out of the report."""
-    from journalist_console.console import clean_text
-
-    regno = console.resolve_any(regno_text)
-    day = recused_day(console.conn, regno, console.user)
-    if day is not None:
-        raise Recused(
-            f"you already recused yourself from {regno} on {day}", "already_recused", regno=regno
-        )
-    text = clean_text(reason).strip()
-    if len(text) > MAX_REASON_CHARS:
-        raise InvalidInput(
-            f"the reason is longer than {MAX_REASON_CHARS} characters",
-            "reason_too_long",
-            n=MAX_REASON_CHARS,
-        )
-    today = dates.today().isoformat()
-    with schema.transaction(console.conn):
-        console.conn.execute(
-            "INSERT INTO recusals(regno, investigator, day, reason) VALUES (?, ?, ?, ?)",
-            (regno, console.user, today, text),
-        )
-        current = assignment(console.conn, regno)
-        detail: dict[str, Any] = {"reason_given": bool(text)}
-        if current is not None and current[0] == console.user:
-            console.conn.execute("DELETE FROM assignments WHERE regno = ?", (regno,))
-            detail["unassigned"] = True
-        audit.append(console.conn, console.user, "recused", regno, detail)
-    return regno
-
-
-def lift_recusal(console: Console, regno_text: str, name: str) -> str:
-    """An administrator (not the recused investigator) lets them back into the report."""
-    require_admin(console, "lift a recusal")
-    check_user_name(name)
-    if name == console.user:
-        raise NotPermitted(
-            "nobody can lift their own recusal; another administrator must", "own_recusal"
-        )
-    regno = console.resolve_any(regno_text)
-    if recused_day(console.conn, regno, name) is None:
-        raise InvalidInput(f"{name} is not recused from {regno}", "not_recused")
-    today = dates.today().isoformat()
-    with schema.transaction(console.conn):
-        console.conn.execute(
-            "UPDATE recusals SET lifted_day = ?, lifted_by = ? "
-            "WHERE regno = ? AND investigator = ? AND lifted_day IS NULL",
-            (today, console.user, regno, name),
-        )
-        audit.append(console.conn, console.user, "recusal_lifted", regno, {"user": name})
-    return regno
-
-
-def recusals(
-    console: Console, regno: str | None = None, include_lifted: bool = False
-) -> list[Recusal]:
-    """Administrators see everyone's recusals; an investigator sees only their own."""
-    account = get(console.conn, console.user)
-    where = "1"
-    args: tuple[str, ...] = ()
-    if account is None or not account.is_admin:
-        where, args = "investigator = ?", (console.user,)
-    if regno is not None:
-        where, args = f"{where} AND regno = ?", (*args, regno)
-    if not include_lifted:
-        where = f"{where} AND lifted_day IS NULL"
-    return _recusals(console.conn, where, args)
-
-
-def require_not_recused(console: Console, regno: str) -> None:
-    day = recused_day(console.conn, regno, console.user)
-    if day is not None:
-        raise Recused(
-            f"you ({console.user}) recused yourself from {regno} on {day} (conflict of "
+        raise Recused.from_report(
+            regno,
+            day,
+            f"you ({investigator}) recused yourself from {regno} on {day} (conflict of "
             "interest): you cannot open it; only another administrator can lift a recusal",
-            "recused",
-            regno=regno,
-            day=day,
         )
-
-
-def display_name_for(console: Console, name: str) -> str:
-    """What a reporter sees on a reply written by `name`."""
-    account = get(console.conn, name)
-    if account is not None and account.display_name:
-        return account.display_name
-    return console.author_name

@@ -11,18 +11,27 @@ If step 2 fails (full USB stick, bad path) step 1 is undone. If the process dies
 the next export first completes export N with exactly the same content, so the server sees each
 sequence number with one content only and never a gap. An export with nothing new still writes a
 valid bundle (its acks, if any) and says so.
+
+The web interface writes its bundles into the home's exports/ folder as
+wbs-console-<sequence, five digits or more>[-<n>].bundle (`next_bundle_path`), for download.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journalist_console import audit, dates, schema
-from journalist_console.console import Console
+from journalist_console import audit, dates, schema, settings
 from journalist_console.errors import ExportRefused
+from journalist_console.home import Home
+from journalist_console.session import Session
+from journalist_console.texts import Text
 from keys import bundle, records
+
+# A bundle the web interface wrote into exports/; group 1 is its sequence number.
+BUNDLE_NAME = re.compile(r"^wbs-console-([0-9]{5,})(-[0-9]+)?\.bundle\Z")
 
 
 @dataclass(frozen=True)
@@ -38,8 +47,8 @@ class ExportResult:
         return self.responses == 0 and self.acks == 0
 
 
-def _body(console: Console, sequence: int, created_day: str) -> tuple[dict[str, Any], list[Any]]:
-    conn = console.conn
+def _body(session: Session, sequence: int, created_day: str) -> tuple[dict[str, Any], list[Any]]:
+    conn = session.conn
     responses = []
     items = []
     for row in conn.execute(
@@ -57,7 +66,7 @@ def _body(console: Console, sequence: int, created_day: str) -> tuple[dict[str, 
                 "closes_report": bool(row["closes_report"]),
             }
         )
-        path = console.home.response_path(row["response_id"])
+        path = session.home.response_path(row["response_id"])
         if not path.is_file():
             raise ExportRefused(f"the envelope of a response to {row['regno']} is missing")
         items.append(bundle.ItemSource(row["response_id"], path))
@@ -69,7 +78,7 @@ def _body(console: Console, sequence: int, created_day: str) -> tuple[dict[str, 
         )
     ]
     body = {
-        "instance": console.instance,
+        "instance": settings.instance(conn),
         "sequence": sequence,
         "created_day": created_day,
         "responses": responses,
@@ -79,11 +88,11 @@ def _body(console: Console, sequence: int, created_day: str) -> tuple[dict[str, 
     return body, items
 
 
-def _write(console: Console, out: Path, sequence: int, created_day: str) -> tuple[int, int]:
-    body, items = _body(console, sequence, created_day)
+def _write(session: Session, out: Path, sequence: int, created_day: str) -> tuple[int, int]:
+    body, items = _body(session, sequence, created_day)
     partial = out.with_name(out.name + ".partial")
     try:
-        bundle.write_bundle(out, "console-to-server", body, items, console.vault.signing_key)
+        bundle.write_bundle(out, "console-to-server", body, items, session.vault.signing_key)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise ExportRefused(f"cannot write {out}: {exc.strerror}") from None
@@ -93,35 +102,36 @@ def _write(console: Console, out: Path, sequence: int, created_day: str) -> tupl
     return len(body["responses"]), len(body["acks"])
 
 
-def _finish(console: Console, out: Path, sequence: int, counts: tuple[int, int]) -> None:
-    with schema.transaction(console.conn):
-        console.conn.execute("UPDATE exports SET state = 'written' WHERE sequence = ?", (sequence,))
+def _finish(session: Session, out: Path, sequence: int, counts: tuple[int, int]) -> None:
+    with schema.transaction(session.conn):
+        session.conn.execute("UPDATE exports SET state = 'written' WHERE sequence = ?", (sequence,))
         audit.append(
-            console.conn,
-            console.user,
+            session.conn,
+            session.investigator,
             "exported",
             None,
             {"sequence": sequence, "responses": counts[0], "acks": counts[1], "file": str(out)},
         )
 
 
-def export_bundle(console: Console, out: Path) -> ExportResult:
-    if console.instance is None:
+def export_bundle(session: Session, out: Path) -> ExportResult:
+    if settings.instance(session.conn) is None:
         raise ExportRefused(
-            "nothing was ever imported: the server instance is unknown yet", "export_no_import"
+            Text("Nothing was ever imported: the server is not known yet."),
+            "nothing was ever imported: the server instance is unknown yet",
         )
     if out.exists() or out.is_symlink():
         raise ExportRefused(f"{out} already exists; refusing to overwrite it")
     if not out.parent.is_dir():
         raise ExportRefused(f"{out.parent} is not a directory")
-    conn = console.conn
+    conn = session.conn
     pending = conn.execute(
         "SELECT sequence, created_day FROM exports WHERE state = 'pending' ORDER BY sequence"
     ).fetchone()
     if pending is not None:
         sequence, created_day = int(pending["sequence"]), str(pending["created_day"])
-        counts = _write(console, out, sequence, created_day)
-        _finish(console, out, sequence, counts)
+        counts = _write(session, out, sequence, created_day)
+        _finish(session, out, sequence, counts)
         return ExportResult(sequence, out, counts[0], counts[1], completed_interrupted=True)
 
     created_day = dates.today().isoformat()
@@ -140,7 +150,7 @@ def export_bundle(console: Console, out: Path) -> ExportResult:
         )
         schema.set_setting(conn, "export_sequence", str(sequence))
     try:
-        counts = _write(console, out, sequence, created_day)
+        counts = _write(session, out, sequence, created_day)
     except BaseException:
         with schema.transaction(conn):
             conn.execute("UPDATE responses SET export_seq = NULL WHERE export_seq = ?", (sequence,))
@@ -148,15 +158,52 @@ def export_bundle(console: Console, out: Path) -> ExportResult:
             conn.execute("DELETE FROM exports WHERE sequence = ?", (sequence,))
             schema.set_setting(conn, "export_sequence", str(sequence - 1))
         raise
-    _finish(console, out, sequence, counts)
+    _finish(session, out, sequence, counts)
     return ExportResult(sequence, out, counts[0], counts[1], completed_interrupted=False)
 
 
-def exports_written(console: Console) -> list[dict[str, Any]]:
+def exports_written(session: Session) -> list[dict[str, Any]]:
     return [
         dict(row)
-        for row in console.conn.execute(
+        for row in session.conn.execute(
             "SELECT sequence, created_day, state, responses, acks FROM exports "
             "ORDER BY sequence DESC"
         )
     ]
+
+
+def next_bundle_path(session: Session) -> Path:
+    """Where the web interface writes the next export: named after the sequence number that
+    export_bundle will use (an interrupted export's own, else the next), never an existing file."""
+    conn = session.conn
+    sequence = int(schema.get_setting(conn, "export_sequence") or "0") + 1
+    pending = conn.execute("SELECT min(sequence) FROM exports WHERE state = 'pending'").fetchone()[
+        0
+    ]
+    if pending is not None:
+        sequence = int(pending)
+    folder = session.home.exports_dir
+    folder.mkdir(mode=0o700, exist_ok=True)
+    out = folder / f"wbs-console-{sequence:05d}.bundle"
+    suffix = 2
+    while out.exists():
+        out = folder / f"wbs-console-{sequence:05d}-{suffix}.bundle"
+        suffix += 1
+    return out
+
+
+def bundle_files(home: Home) -> list[Path]:
+    """The web interface's bundles in exports/, newest name first."""
+    try:
+        paths = list(home.exports_dir.iterdir())
+    except OSError:
+        return []
+    return sorted(
+        (p for p in paths if BUNDLE_NAME.match(p.name)), key=lambda p: p.name, reverse=True
+    )
+
+
+def bundle_file(home: Home, name: str) -> Path | None:
+    """The web interface's bundle of that name, if it is one and exists."""
+    path = home.exports_dir / name
+    return path if BUNDLE_NAME.match(name) and path.is_file() else None

@@ -8,7 +8,9 @@ extension), reserved device names are prefixed, and a name already present in th
 into it, and removed again if decryption fails.
 
 For JPEG and PNG (recognised by content, not name), a second copy without metadata is written next
-to the original ("<name>.stripped.<ext>"); the original is always kept as it came.
+to the original ("<name>.stripped.<ext>"); the original is always kept as it came. The web
+interface's downloads (`download`) get the same names and the same stripped copy. Saving and
+downloading are audited (`files_saved`, `file_opened`).
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from journalist_console import metastrip
-from journalist_console.console import Console, FileInfo
+from journalist_console import audit, metastrip, reports, schema
+from journalist_console.envelopes import decrypt_file, file_bytes
 from journalist_console.errors import ConsoleError, InvalidInput, Unreadable
+from journalist_console.reports import FileInfo
+from journalist_console.session import Session
+from journalist_console.texts import Text
 
 MAX_NAME_CHARS = 120
 MAX_STRIP_BYTES = 64 * 1024 * 1024
@@ -87,14 +92,14 @@ class SavedFile:
     problem: str | None = None
 
 
-def _save_one(console: Console, info: FileInfo, out_dir: Path) -> SavedFile:
+def _save_one(session: Session, info: FileInfo, out_dir: Path) -> SavedFile:
     if not info.readable:
         return SavedFile(info.entry_id, None, None, "unreadable: not saved")
     name = safe_name(info.name, fallback=f"file-{info.entry_id[:8]}")
     path, fd = create_exclusive(out_dir, name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            console.decrypt_file(info.entry_id, handle)
+            decrypt_file(session, info.entry_id, handle)
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException as exc:
@@ -120,27 +125,61 @@ def _save_one(console: Console, info: FileInfo, out_dir: Path) -> SavedFile:
 
 
 def save_files(
-    console: Console, regno_text: str, out_dir: Path, entry_ids: list[str] | None = None
+    session: Session, regno_text: str, out_dir: Path, entry_ids: list[str] | None = None
 ) -> list[SavedFile]:
-    regno = console.resolve(regno_text)
+    """Decrypt a report's files (or those named) into an existing folder, never overwriting."""
+    regno = reports.resolve(session, regno_text)
     if not out_dir.is_dir():
-        raise InvalidInput(f"{out_dir} is not an existing directory", "not_a_directory")
-    files = console.files(regno)
+        raise InvalidInput(
+            Text("The destination folder does not exist."),
+            f"{out_dir} is not an existing directory",
+        )
+    files = reports.files(session, regno)
     if entry_ids is not None:
         wanted = set(entry_ids)
         files = [info for info in files if info.entry_id in wanted]
         if len(files) != len(wanted):
             raise InvalidInput(f"report {regno} has no such file")
     if not files:
-        raise InvalidInput(f"report {regno} has no files", "report_has_no_files")
+        raise InvalidInput(Text("This report has no files."), f"report {regno} has no files")
     saved: list[SavedFile] = []
     try:
         for info in files:
-            saved.append(_save_one(console, info, out_dir))
+            saved.append(_save_one(session, info, out_dir))
     except OSError as exc:
         raise ConsoleError(f"cannot write into {out_dir}: {exc.strerror}") from None
     finally:
         written = [str(item.path.name) for item in saved if item.path is not None]
         if written:
-            console.record_saved(regno, written, out_dir)
+            detail = {"count": len(written), "directory": str(out_dir)}
+            _audit(session, "files_saved", regno, detail)
     return saved
+
+
+def download(
+    session: Session, regno_text: str, entry_id: str, stripped: bool, max_bytes: int
+) -> tuple[str, bytes]:
+    """(safe name, content) of one file for a browser download, or of its metadata-free copy.
+
+    metastrip.StripError when a stripped copy is asked of something that is not an intact JPEG
+    or PNG; InvalidInput for a file larger than `max_bytes` (those are saved to a folder).
+    """
+    regno = reports.resolve(session, regno_text)
+    info = reports.file_info(session, regno, entry_id)
+    if info.size is not None and info.size > max_bytes:
+        raise InvalidInput(
+            Text("The file is too large to download in the browser; save it to a folder."),
+            "the file is too large to open here; save it to a folder instead",
+        )
+    data = file_bytes(session, entry_id)
+    name = safe_name(info.name, fallback=f"file-{entry_id[:8]}")
+    if stripped:
+        kind, data = metastrip.strip(data)
+        name = stripped_name(name, kind)
+    _audit(session, "file_opened", regno, {"entry_id": entry_id, "stripped_copy": stripped})
+    return name, data
+
+
+def _audit(session: Session, action: str, regno: str, detail: dict[str, object]) -> None:
+    with schema.transaction(session.conn):
+        audit.append(session.conn, session.investigator, action, regno, detail)

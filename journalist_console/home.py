@@ -1,4 +1,4 @@
-"""The console's home directory: layout, the single-instance lock, `init`, and the vault.
+"""The console's home directory: its layout and the single-instance lock.
 
 Layout of a home (every path below is relative to it):
 
@@ -14,24 +14,7 @@ Layout of a home (every path below is relative to it):
     staging/                    scratch space for an import in progress (emptied at start-up)
     console.lock                fcntl lock: one console process per home
 
-Unlocking (one argon2id run, about a quarter of a second):
-
-    vault_key = passbox.open_box(users/<user>.box, passphrase)      32 random bytes
-    secrets   = payload.open_bytes(secrets.env, [X25519 private key vault_key])
-              = {inspectorate X25519 key, console Ed25519 signing key, database key}
-
-The vault key is random and used as an X25519 identity: the secrets are an ordinary keys.payload
-envelope sealed to its public key. The passphrase therefore never keys any data directly. Each
-investigator has their own users/<name>.box holding the same vault key; adding one writes a box,
-changing a passphrase rewrites one box, removing an investigator overwrites and deletes their box;
-replacing a secret (say a new signing key) rewrites secrets.env with the vault key alone. None of
-these re-encrypts the database or the store.
-
-A box is bound to its investigator's name: its passbox purpose is "wbs-console-vault-key-v1/<name>"
-(plain "wbs-console-vault-key-v1" for the original `investigator`, as every console made before
-accounts has), so copying one investigator's box over another's does not let the first act under
-the second's name. Who may unlock, with which role, is decided by the accounts table of the
-database (journalist_console.accounts): a box of a name that is not an active account is refused.
+What the vault holds and how it opens is journalist_console/vault.py.
 """
 
 from __future__ import annotations
@@ -40,49 +23,33 @@ import fcntl
 import json
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import nacl.public
-import nacl.signing
-
-from journalist_console import audit, dates, schema
 from journalist_console.errors import ConsoleBusy, ConsoleError, NotInitialised
-from keys import keyfiles, passbox, payload
-from keys.encoding import b64decode, b64encode
-from keys.errors import EnvelopeError, KeyFileError
-from keys.keyfiles import DEFAULT_KDF, KdfParams, PublicKey
+from journalist_console.texts import Text
+from keys import keyfiles
+from keys.errors import KeyFileError
+from keys.keyfiles import PublicKey
 
 HOME_FORMAT = "wbs-console-home"
 HOME_VERSION = 1
-VAULT_KEY_PURPOSE = "wbs-console-vault-key-v1"
-SECRETS_KIND = "wbs-console-secrets"
-VAULT_KEY_BYTES = 32
 DEFAULT_USER = "investigator"
-DEFAULT_AUTHOR = "Inspektorat"
-MIN_PASSPHRASE_CHARS = 12
-MAX_PASSPHRASE_BYTES = 1024
 _USER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}\Z")
 BOX_SUFFIX = ".box"
-# argon2id cost of boxes written after init (None: keys.keyfiles.DEFAULT_KDF); tests lower it.
-NEW_BOX_KDF: KdfParams | None = None
 
 
 def check_user_name(user: str) -> str:
     if not isinstance(user, str) or not _USER_NAME.match(user):
         raise ConsoleError(
+            Text(
+                "Invalid user name: lower-case letters, digits, - or _, starting with a letter "
+                "(max. 32)."
+            ),
             f"invalid investigator name {str(user)[:40]!r}: use 1 to 32 lower-case letters, "
             "digits, '-' or '_', starting with a letter",
-            "invalid_user_name",
         )
     return user
-
-
-def vault_purpose(user: str) -> str:
-    """The passbox purpose of a user's box: binds the box to the name it is stored under."""
-    return VAULT_KEY_PURPOSE if user == DEFAULT_USER else f"{VAULT_KEY_PURPOSE}/{user}"
 
 
 @dataclass(frozen=True)
@@ -152,8 +119,8 @@ class Home:
         default = self.default_user()
         if default is None:
             raise ConsoleError(
+                Text("Several investigators use this console; fill in your user name."),
                 "several investigators use this console; say who you are with --user NAME",
-                "user_required",
             )
         return default
 
@@ -241,334 +208,3 @@ class HomeLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
-
-
-@dataclass(frozen=True)
-class VaultSecrets:
-    """What an unlock yields; held in memory only while the console is open."""
-
-    identity: nacl.public.PrivateKey
-    signing_key: nacl.signing.SigningKey
-    db_key: bytes
-
-    def encode(self) -> bytes:
-        return json.dumps(
-            {
-                "v": 1,
-                "recipient": b64encode(bytes(self.identity)),
-                "signing": b64encode(bytes(self.signing_key)),
-                "db_key": b64encode(self.db_key),
-            },
-            sort_keys=True,
-        ).encode("ascii")
-
-    @classmethod
-    def decode(cls, data: bytes) -> VaultSecrets:
-        try:
-            document: Any = json.loads(data)
-            if document.get("v") != 1:
-                raise ValueError("unknown vault version")
-            db_key = b64decode(document["db_key"])
-            if len(db_key) != schema.KEY_BYTES:
-                raise ValueError("bad database key")
-            return cls(
-                identity=nacl.public.PrivateKey(b64decode(document["recipient"])),
-                signing_key=nacl.signing.SigningKey(b64decode(document["signing"])),
-                db_key=db_key,
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ConsoleError("the console vault is damaged") from exc
-
-
-def check_new_passphrase(passphrase: bytes) -> None:
-    if len(passphrase) > MAX_PASSPHRASE_BYTES:
-        raise ConsoleError(f"passphrase longer than {MAX_PASSPHRASE_BYTES} bytes")
-    try:
-        text = passphrase.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConsoleError("passphrase is not valid UTF-8") from None
-    if len(text.strip()) < MIN_PASSPHRASE_CHARS:
-        raise ConsoleError(
-            f"passphrase too short: use at least {MIN_PASSPHRASE_CHARS} characters",
-            "passphrase_too_short",
-            n=MIN_PASSPHRASE_CHARS,
-        )
-
-
-def _write_exclusive(path: Path, data: bytes, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-@dataclass(frozen=True)
-class InitResult:
-    recipient: PublicKey
-    verify: PublicKey
-
-
-def init_home(
-    root: Path,
-    passphrase: bytes,
-    kdf: KdfParams = DEFAULT_KDF,
-    due_days: int = dates.DEFAULT_DUE_DAYS,
-    author: str = DEFAULT_AUTHOR,
-    user: str = DEFAULT_USER,
-) -> InitResult:
-    """Create a console home; refuses a directory that is not empty. console.json comes last.
-
-    `user` is the first investigator and the console's first administrator.
-    """
-    check_user_name(user)
-    check_new_passphrase(passphrase)
-    if not 1 <= due_days <= dates.MAX_DUE_DAYS:
-        raise ConsoleError(f"due days must be between 1 and {dates.MAX_DUE_DAYS}")
-    home = Home(root)
-    try:
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConsoleError(f"cannot create {root}: {exc.strerror}") from None
-    with HomeLock(home):
-        if home.is_initialised():
-            raise ConsoleError(f"{root} already holds a console; refusing to overwrite it")
-        leftovers = [p.name for p in root.iterdir() if p.name != home.lock_file.name]
-        if leftovers:
-            raise ConsoleError(f"{root} is not empty; choose a new or empty directory")
-        secrets_ = VaultSecrets(
-            identity=keyfiles.new_recipient_identity(),
-            signing_key=keyfiles.new_signing_key(),
-            db_key=secrets.token_bytes(schema.KEY_BYTES),
-        )
-        for directory in (
-            home.users_dir,
-            home.entries_dir,
-            home.responses_dir,
-            home.exports_dir,
-            home.staging_dir,
-        ):
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        vault_key = keyfiles.new_recipient_identity()
-        sealed = payload.seal_bytes(
-            {"kind": SECRETS_KIND}, secrets_.encode(), [vault_key.public_key]
-        )
-        _write_exclusive(home.secrets_file, sealed, 0o600)
-        box = passbox.seal(bytes(vault_key), passphrase, vault_purpose(user), kdf)
-        _write_exclusive(home.user_box(user), box, 0o600)
-        recipient = keyfiles.recipient_public_key(secrets_.identity)
-        verify = keyfiles.verify_public_key(secrets_.signing_key)
-        conn = schema.connect(home.database, secrets_.db_key)
-        try:
-            with schema.transaction(conn):
-                schema.set_setting(conn, "due_days", str(due_days))
-                schema.set_setting(conn, "author_name", author)
-                schema.set_setting(conn, "export_sequence", "0")
-                conn.execute(
-                    "INSERT INTO users(name, role, display_name, created_day, created_by) "
-                    "VALUES (?, 'admin', NULL, ?, ?)",
-                    (user, dates.today().isoformat(), user),
-                )
-                audit.append(
-                    conn,
-                    user,
-                    "init",
-                    None,
-                    {
-                        "recipient": recipient.fingerprint,
-                        "verify": verify.fingerprint,
-                        "admin": user,
-                    },
-                )
-        finally:
-            conn.close()
-        keyfiles.write_public_key(home.inspectorate_pub, recipient)
-        keyfiles.write_public_key(home.console_pub, verify)
-        document = {
-            "format": HOME_FORMAT,
-            "version": HOME_VERSION,
-            "recipient": recipient.to_line(),
-            "verify": verify.to_line(),
-            "created_day": dates.today().isoformat(),
-            "default_user": user,
-        }
-        _write_exclusive(
-            home.config, (json.dumps(document, indent=1, sort_keys=True) + "\n").encode(), 0o644
-        )
-    return InitResult(recipient=recipient, verify=verify)
-
-
-def open_vault(home: Home, passphrase: bytes, user: str | None = None) -> VaultSecrets:
-    """One argon2id run; WrongPassphrase (a KeyFileError) when the passphrase is wrong."""
-    return unlock_vault(home, passphrase, user)[1]
-
-
-def unlock_vault(
-    home: Home, passphrase: bytes, user: str | None = None
-) -> tuple[bytes, VaultSecrets]:
-    """(vault key, secrets) through `user`'s box (default: home.resolve_user(None)).
-
-    This checks the passphrase only; whether `user` may use the console (an active account) is
-    the accounts table's decision, made once the database is open (Console.open).
-    """
-    home.require_initialised()
-    user = home.resolve_user(user)
-    path = home.user_box(user)
-    try:
-        document = path.read_bytes()
-    except FileNotFoundError:
-        raise ConsoleError(
-            f"no investigator {user!r} can unlock this console (never added, or removed)",
-            "unknown_user",
-            user=user,
-        ) from None
-    except OSError as exc:
-        raise ConsoleError(f"{path}: cannot read the vault ({exc.strerror})") from None
-    if len(passphrase) > MAX_PASSPHRASE_BYTES:
-        raise ConsoleError("wrong passphrase")
-    vault_key = passbox.open_box(document, passphrase, vault_purpose(user))
-    if len(vault_key) != VAULT_KEY_BYTES:
-        raise ConsoleError("the console vault is damaged")
-    try:
-        meta, content = payload.open_bytes(
-            home.secrets_file.read_bytes(),
-            [nacl.public.PrivateKey(vault_key)],
-            max_content=payload.MAX_META_BYTES,
-        )
-    except OSError as exc:
-        raise ConsoleError(f"{home.secrets_file}: cannot read ({exc.strerror})") from None
-    except EnvelopeError as exc:
-        raise ConsoleError(f"{home.secrets_file} is damaged ({exc})") from None
-    if meta.get("kind") != SECRETS_KIND:
-        raise ConsoleError(f"{home.secrets_file} is not the console's secrets")
-    vault = VaultSecrets.decode(content)
-    recipient, verify = home.public_keys()
-    if (
-        keyfiles.recipient_public_key(vault.identity) != recipient
-        or keyfiles.verify_public_key(vault.signing_key) != verify
-    ):
-        raise ConsoleError(f"{home.config} does not match the vault (keys were swapped?)")
-    return vault_key, vault
-
-
-def change_passphrase(
-    home: Home,
-    old: bytes,
-    new: bytes,
-    user: str | None = None,
-    kdf: KdfParams | None = None,
-) -> None:
-    """Re-seal one investigator's vault key under a new passphrase (the caller holds the lock)."""
-    check_new_passphrase(new)
-    user = home.resolve_user(user)
-    vault_key = passbox.open_box(home.user_box(user).read_bytes(), old, vault_purpose(user))
-    write_user_box(home, user, vault_key, new, kdf)
-
-
-def write_user_box(
-    home: Home, user: str, vault_key: bytes, passphrase: bytes, kdf: KdfParams | None = None
-) -> None:
-    """Seal the vault key under `user`'s passphrase into users/<user>.box, creating or replacing.
-
-    The caller holds the home's lock. A replaced box is overwritten once it is no longer the
-    live one (see replace_file), so the old passphrase does not keep opening a stray copy on disk.
-    """
-    check_new_passphrase(passphrase)
-    if len(vault_key) != VAULT_KEY_BYTES:
-        raise ConsoleError("the console vault is damaged")
-    params = kdf or NEW_BOX_KDF or DEFAULT_KDF
-    box = passbox.seal(vault_key, passphrase, vault_purpose(user), params)
-    home.users_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    replace_file(home.user_box(user), box)
-
-
-def replace_file(path: Path, data: bytes) -> None:
-    """Atomically put `data` at `path` (mode 0600), then overwrite and delete the old content.
-
-    Steps: write <path>.new and fsync; hard-link the live file as <path>.old; rename .new over
-    the live name and fsync the directory; overwrite .old's blocks and unlink it. A crash leaves
-    either the old or the new file live, and leftovers that cleanup_boxes removes safely.
-    """
-    fresh = path.with_name(path.name + ".new")
-    old = path.with_name(path.name + ".old")
-    wipe_file(fresh)
-    _remove_leftover(old, path)
-    _write_exclusive(fresh, data, 0o600)
-    had_old = False
-    try:
-        os.link(path, old, follow_symlinks=False)
-        had_old = True
-    except FileNotFoundError:
-        pass
-    os.replace(fresh, path)
-    _fsync_dir(path.parent)
-    if had_old:
-        wipe_file(old)
-
-
-def wipe_file(path: Path) -> bool:
-    """Overwrite a file's content with random bytes, then zeros, fsync, unlink; fsync the directory.
-
-    Best effort against recovery from the disk: on a journalling, copy-on-write or flash file
-    system old blocks may survive elsewhere (see docs/console-design.md). False if there was no
-    such file.
-    """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return False
-    except OSError:  # a symlink or something odd where a box should be: just remove the name
-        path.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
-        return True
-    try:
-        size = os.fstat(fd).st_size
-        for pattern in (None, b"\0"):
-            os.lseek(fd, 0, os.SEEK_SET)
-            left = size
-            while left > 0:
-                chunk = min(left, 64 * 1024)
-                os.write(fd, secrets.token_bytes(chunk) if pattern is None else pattern * chunk)
-                left -= chunk
-            os.fsync(fd)
-        os.ftruncate(fd, 0)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    path.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-    return True
-
-
-def _remove_leftover(leftover: Path, live: Path) -> None:
-    """Remove <box>.old: only unlink it when it still is the live box (a hard link to it)."""
-    try:
-        same = os.path.samefile(leftover, live)
-    except OSError:
-        same = False
-    if same:
-        leftover.unlink(missing_ok=True)
-        _fsync_dir(leftover.parent)
-    else:
-        wipe_file(leftover)
-
-
-def cleanup_boxes(home: Home) -> None:
-    """Remove what an interrupted box replacement left in vault/users/ (never a live box)."""
-    try:
-        paths = list(home.users_dir.iterdir())
-    except OSError:
-        return
-    for path in paths:
-        if path.name.endswith(".box.new"):
-            wipe_file(path)
-        elif path.name.endswith(".box.old"):
-            _remove_leftover(path, path.with_name(path.name.removesuffix(".old")))
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -25,14 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from journalist_console import audit, dates, schema
-from journalist_console.console import (
-    Console,
-    parse_message_document,
-    parse_report_document,
-)
+from journalist_console import audit, dates, schema, settings
+from journalist_console.envelopes import open_document, probe_file
 from journalist_console.errors import ConsoleError, ImportRefused, Unreadable
+from journalist_console.session import Session
 from keys import bundle, records
+from keys.disk import fsync_dir
+from keys.documents import FollowupDocument, ReportDocument
 from keys.errors import EnvelopeError
 from keys.keyfiles import PublicKey
 
@@ -64,19 +63,11 @@ class _Prepared:
     size: int | None = None
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _prepare(console: Console, entry: dict[str, Any], staged: Path, sha256: str) -> _Prepared:
+def _prepare(session: Session, entry: dict[str, Any], staged: Path, sha256: str) -> _Prepared:
     kind = entry["kind"]
     try:
         if kind == "file":
-            meta, size = console.probe_file(staged)
+            meta, size = probe_file(session, staged)
             name, media_type = meta.get("name"), meta.get("type", "")
             if meta.get("kind") != "file" or not isinstance(name, str):
                 raise ValueError("not a file payload")
@@ -85,26 +76,26 @@ def _prepare(console: Console, entry: dict[str, Any], staged: Path, sha256: str)
             return _Prepared(
                 entry, sha256, True, None, name[:MAX_NAME_CHARS], media_type[:200], size
             )
-        meta, content = console.open_document(staged)
+        meta, content = open_document(session, staged)
         if meta.get("kind") != kind:
             raise ValueError("payload kind does not match the entry")
         if kind == "report":
-            category = parse_report_document(content)["category"]
+            category = ReportDocument.from_bytes(content).category
             return _Prepared(entry, sha256, True, category=category)
-        parse_message_document(content)
+        FollowupDocument.from_bytes(content)
         return _Prepared(entry, sha256, True)
     except (Unreadable, EnvelopeError, ValueError, UnicodeDecodeError):
         return _Prepared(entry, sha256, False)
 
 
 def import_bundle(
-    console: Console,
+    session: Session,
     path: Path,
     server_key: PublicKey | None = None,
     confirm: Confirm | None = None,
 ) -> ImportResult:
     """Import one bundle; ImportRefused (console unchanged) for anything that is not acceptable."""
-    pinned = console.pinned_server_key
+    pinned = settings.pinned_server_key(session.conn)
     if pinned is not None and server_key is not None and server_key != pinned:
         raise ImportRefused(
             f"the server key given ({server_key.fingerprint}) is not the pinned one "
@@ -138,16 +129,16 @@ def import_bundle(
             return False
         return True
 
-    staging = console.home.staging_dir / records.new_id()
+    staging = session.home.staging_dir / records.new_id()
     staging.mkdir(mode=0o700, parents=True)
     try:
-        return _import_staged(console, path, staging, trusts, refusal, pinned)
+        return _import_staged(session, path, staging, trusts, refusal, pinned)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def _import_staged(
-    console: Console,
+    session: Session,
     path: Path,
     staging: Path,
     trusts: Callable[[PublicKey], bool],
@@ -179,12 +170,12 @@ def _import_staged(
         raise ImportRefused(f"bundle refused: {exc}") from None
     instance, sequence = str(body["instance"]), int(body["sequence"])
     result = ImportResult(instance=instance, sequence=sequence)
-    known = console.instance
+    known = settings.instance(session.conn)
     if known is not None and known != instance:
         raise ImportRefused(
             f"bundle comes from another server instance ({instance}), not {known}; refusing"
         )
-    conn = console.conn
+    conn = session.conn
     if conn.execute(
         "SELECT 1 FROM imports WHERE instance = ? AND sequence = ?", (instance, sequence)
     ).fetchone():
@@ -223,7 +214,7 @@ def _import_staged(
             result.held_entries += 1
             continue
         prepared.append(
-            _prepare(console, entry, verified.items[entry["item"]], item_hashes[entry["item"]])
+            _prepare(session, entry, verified.items[entry["item"]], item_hashes[entry["item"]])
         )
     if len({p.entry["item"] for p in prepared}) != len(prepared):
         raise ImportRefused("bundle refused: two entries share one item")
@@ -287,7 +278,7 @@ def _import_staged(
                     )
                 if not item.readable and entry["regno"] not in result.unreadable:
                     result.unreadable.append(entry["regno"])
-                target = console.home.entry_path(entry["entry_id"])
+                target = session.home.entry_path(entry["entry_id"])
                 os.replace(verified.items[entry["item"]], target)
                 moved.append(target)
             result.new_entries = len(prepared)
@@ -298,7 +289,7 @@ def _import_staged(
             )
             audit.append(
                 conn,
-                console.user,
+                session.investigator,
                 "imported",
                 None,
                 {
@@ -310,7 +301,7 @@ def _import_staged(
                 },
             )
             if moved:
-                _fsync_dir(console.home.entries_dir)
+                fsync_dir(session.home.entries_dir)
     except BaseException as exc:
         for target in moved:
             target.unlink(missing_ok=True)
@@ -318,3 +309,13 @@ def _import_staged(
             raise ConsoleError(f"import failed, nothing changed: {exc.strerror}") from None
         raise
     return result
+
+
+def recent_imports(session: Session, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest bundles imported (sequence, created and imported days, new entries)."""
+    rows = session.conn.execute(
+        "SELECT sequence, created_day, imported_day, new_entries FROM imports "
+        "ORDER BY imported_day DESC, sequence DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [dict(row) for row in rows]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import unicodedata
 
 from journalist_console.accounts import Account, Recusal
-from journalist_console.console import FileInfo, ReportSummary, ReportView, Stats
-from keys.records import CATEGORIES, RELATIONS, STATUSES
+from journalist_console.labels import CATEGORY_LABELS, RELATION_LABELS, STATUS_LABELS
+from journalist_console.reports import FileInfo, ReportSummary, ReportView, Stats
+from keys.records import STATUSES
 
 
 def safe(text: str | None, keep_newlines: bool = True) -> str:
@@ -27,15 +28,15 @@ def safe(text: str | None, keep_newlines: bool = True) -> str:
 
 
 def status_label(status: str) -> str:
-    labels = STATUSES.get(status)
-    return f"{status} ({labels[1]})" if labels else status
+    label = STATUS_LABELS.get(status)
+    return f"{status} ({label})" if label else status
 
 
 def category_label(category: str | None) -> str:
     if category is None:
         return "(unreadable)"
-    labels = CATEGORIES.get(category)
-    return labels[1] if labels else category
+    label = CATEGORY_LABELS.get(category)
+    return str(label) if label else category
 
 
 def due_text(summary: ReportSummary) -> str:
@@ -110,8 +111,9 @@ def report_view(view: ReportView) -> str:
     if view.problem:
         lines.append(f"!! {view.problem}")
     if view.fields is not None:
-        f = view.fields
-        relation = RELATIONS.get(f["relation"], ("", f["relation"] or "not given"))[1]
+        f = view.fields.members()
+        label = RELATION_LABELS.get(f["relation"])
+        relation = str(label) if label else f["relation"] or "not given"
         lines.append(f"Category: {category_label(f['category'])}   Relation: {relation}")
         for name in ("what", "who", "where", "when", "how"):
             lines.append(f"{name.capitalize()}:")

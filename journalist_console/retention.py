@@ -1,4 +1,4 @@
-"""`retention`: remove finished reports the retention limit has passed (issue 10, console side).
+"""`retention`: remove finished reports the retention limit has passed (the console's side).
 
 The policy lives in the settings table (`config --retention-days N --retention-mode delete|archive
 --archive-dir DIR`, administrators only): a report whose status is final (closed, rejected or
@@ -19,7 +19,7 @@ A run (administrators only; `retention [--dry-run]`, or the web page):
 4. after the commit, overwrites and unlinks the reports' envelopes in the store, and the response
    bundles in exports/ (the web interface's copies, which hold response envelopes too) written
    on or before the same cutoff day. If the process dies before that, the envelopes are orphans
-   without rows that the next unlock overwrites and deletes (Console.cleanup), and old bundles go
+   without rows that the next unlock overwrites and deletes (Session.cleanup), and old bundles go
    at the next run. If the transaction fails, the archives just written are deleted again.
 
 The audit log is a hash chain: older entries (viewed, replied, status_changed, ...) keep naming the
@@ -31,17 +31,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from journalist_console import accounts, archive, audit, dates, schema
-from journalist_console.console import Console
+from journalist_console import accounts, archive, audit, dates, exporter, schema, settings
+from journalist_console.archive_format import ArchiveError
 from journalist_console.errors import InvalidInput
-from journalist_console.home import wipe_file
-
-_BUNDLE_NAME = re.compile(r"^wbs-console-0*([0-9]+)(-[0-9]+)?\.bundle\Z")
+from journalist_console.session import Session
+from keys.disk import wipe_file
 
 # Per finished report: the days of everything that happened to it, and how many of its envelopes
 # have not yet left in a written export (responses) or been acknowledged in one (entries).
@@ -128,18 +127,19 @@ def parse_day(text: str) -> dt.date:
         raise InvalidInput(f"{text[:20]!r} is not a day (YYYY-MM-DD)") from None
 
 
-def plan(console: Console, as_of: dt.date | None = None) -> Plan:
+def plan(session: Session, as_of: dt.date | None = None) -> Plan:
     """Which finished reports are past the retention limit on `as_of` (default: today)."""
     as_of = as_of or dates.today()
-    days = console.retention_days
-    mode = console.retention_mode
+    days = settings.retention_days(session.conn)
+    mode = settings.retention_mode(session.conn)
+    folder = settings.archive_folder(session.conn)
     if days == 0:
-        return Plan(as_of, 0, mode, console.archive_dir, None)
+        return Plan(as_of, 0, mode, folder, None)
     cutoff = as_of - dt.timedelta(days=days)
     due: list[str] = []
     envelopes = 0
     waiting = 0
-    for row in console.conn.execute(_CANDIDATES).fetchall():
+    for row in session.conn.execute(_CANDIDATES).fetchall():
         events = [
             row["closed_day"],
             row["entry_day"],
@@ -158,28 +158,24 @@ def plan(console: Console, as_of: dt.date | None = None) -> Plan:
         as_of,
         days,
         mode,
-        console.archive_dir,
+        folder,
         cutoff,
         tuple(due),
         envelopes,
         waiting,
-        _old_bundles(console, cutoff),
+        _old_bundles(session, cutoff),
     )
 
 
-def _old_bundles(console: Console, cutoff: dt.date) -> tuple[Path, ...]:
+def _old_bundles(session: Session, cutoff: dt.date) -> tuple[Path, ...]:
     """The web interface's bundle files (exports/) of exports created on or before `cutoff`."""
     created = {
         int(row[0]): str(row[1])
-        for row in console.conn.execute("SELECT sequence, created_day FROM exports")
+        for row in session.conn.execute("SELECT sequence, created_day FROM exports")
     }
-    try:
-        paths = sorted(console.home.exports_dir.iterdir())
-    except OSError:
-        return ()
     old = []
-    for path in paths:
-        match = _BUNDLE_NAME.match(path.name)
+    for path in sorted(exporter.bundle_files(session.home)):
+        match = exporter.BUNDLE_NAME.match(path.name)
         day = created.get(int(match.group(1))) if match else None
         if day is not None and dates.parse_day(day) <= cutoff:
             old.append(path)
@@ -187,15 +183,22 @@ def _old_bundles(console: Console, cutoff: dt.date) -> tuple[Path, ...]:
 
 
 def run(
-    console: Console,
+    session: Session,
     as_of: dt.date | None = None,
     dry_run: bool = False,
     archive_dir: str | None = None,
+    confirm: Callable[[], None] | None = None,
 ) -> Result:
-    """Apply the retention policy (administrators only); `dry_run` changes nothing."""
-    accounts.require_admin(console, "run retention")
+    """Apply the retention policy (administrators only); `dry_run` changes nothing.
+
+    `confirm` (the web page's confirmation box and passphrase) is asked once the acting
+    investigator is known to be an administrator.
+    """
+    accounts.require_admin(session.conn, session.investigator, "run retention")
+    if confirm is not None:
+        confirm()
     rehearsal = as_of is not None and as_of != dates.today()
-    planned = plan(console, as_of)
+    planned = plan(session, as_of)
     if archive_dir and planned.mode != "archive":
         raise InvalidInput(
             "an archive folder was given but the retention mode is delete "
@@ -205,10 +208,8 @@ def run(
     if planned.mode == "archive" and not planned.off:
         chosen = archive_dir or planned.archive_dir
         if not chosen:
-            raise InvalidInput(
-                "archive mode needs an archive folder (--archive-dir DIR)", "archive_dir_needed"
-            )
-        folder = console.check_archive_dir(chosen)
+            raise settings.archive_folder_needed()
+        folder = settings.check_archive_dir(session.home, chosen)
         planned = dataclasses.replace(planned, archive_dir=str(folder))
     result = Result(planned, dry_run)
     if planned.off or dry_run:
@@ -217,11 +218,11 @@ def run(
     try:
         if folder is not None:
             archive.remove_partials(folder)
-            recipients = console.inspectorate_recipients()
+            recipients = settings.recipients(session)
             for regno in planned.due:
                 try:
-                    written = archive.write_archive(console, regno, folder, recipients)
-                except archive.ArchiveError as exc:
+                    written = archive.write_archive(session, regno, folder, recipients)
+                except ArchiveError as exc:
                     result.not_archived.append((regno, str(exc)))
                     continue
                 result.archives.append(written.path)
@@ -233,7 +234,7 @@ def run(
             detail["as_of"] = planned.as_of.isoformat()
         if result.not_archived:
             detail["not_archived"] = len(result.not_archived)
-        paths = _delete(console, removing, detail)
+        paths = _delete(session, removing, detail)
     except BaseException:
         for path in result.archives:
             wipe_file(path)
@@ -249,10 +250,10 @@ def run(
     return result
 
 
-def _delete(console: Console, regnos: list[str], detail: dict[str, Any]) -> list[Path]:
+def _delete(session: Session, regnos: list[str], detail: dict[str, Any]) -> list[Path]:
     """One transaction: the reports' rows and the audit entry; returns the files to wipe after."""
-    conn = console.conn
-    home = console.home
+    conn = session.conn
+    home = session.home
     paths: list[Path] = []
     with schema.transaction(conn):
         for regno in regnos:
@@ -275,5 +276,18 @@ def _delete(console: Console, regnos: list[str], detail: dict[str, Any]) -> list
                     "AND NOT EXISTS (SELECT 1 FROM reports WHERE source_id = ?)",
                     (source[0], source[0]),
                 )
-        audit.append(conn, console.user, "retention", None, detail)
+        audit.append(conn, session.investigator, "retention", None, detail)
     return paths
+
+
+def overview(session: Session) -> dict[str, Any]:
+    """The setting and a dry-run preview in counts only (no register number), for a page."""
+    preview = plan(session)
+    return {
+        "days": preview.days,
+        "mode": preview.mode,
+        "archive_dir": preview.archive_dir,
+        "due": len(preview.due),
+        "waiting": preview.waiting,
+        "cutoff": preview.cutoff.isoformat() if preview.cutoff else None,
+    }

@@ -223,7 +223,7 @@ def connect(path: Path, key: bytes) -> Connection:
 
 
 def _migrate_1_to_2(conn: Connection) -> None:
-    """Accounts, assignments and recusals (issue 11); who wrote earlier responses, from the audit.
+    """Investigators' accounts, assignments and recusals; who wrote earlier responses (the audit).
 
     The accounts table starts empty: the first investigator to unlock afterwards (a version-1
     console had only one) becomes its administrator (see journalist_console.accounts).

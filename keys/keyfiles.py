@@ -26,13 +26,19 @@ import nacl.bindings
 import nacl.encoding
 import nacl.exceptions
 import nacl.hash
-import nacl.public
-import nacl.signing
 import nacl.utils
 from argon2.low_level import Type, hash_secret_raw
 
 from keys.encoding import b32decode, b32encode, b64decode, b64encode, canonical_json
 from keys.errors import KeyFileError, WrongPassphrase
+from keys.keytypes import (
+    RecipientIdentity,
+    RecipientKey,
+    SigningKey,
+    VerifyKey,
+    recipient_identity,
+    signing_key,
+)
 
 PublicKind = Literal["recipient", "verify"]
 SecretKind = Literal["x25519-recipient", "ed25519-signing"]
@@ -103,34 +109,24 @@ class PublicKey:
         text = b32encode(digest)
         return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
-    def as_recipient(self) -> nacl.public.PublicKey:
+    def as_recipient(self) -> RecipientKey:
         if self.kind != "recipient":
             raise KeyFileError("not a recipient key")
-        return nacl.public.PublicKey(self.raw)
+        return RecipientKey(self.raw)
 
-    def as_verify_key(self) -> nacl.signing.VerifyKey:
+    def as_verify_key(self) -> VerifyKey:
         if self.kind != "verify":
             raise KeyFileError("not a verify key")
-        return nacl.signing.VerifyKey(self.raw)
+        return VerifyKey(self.raw)
 
 
-def new_recipient_identity() -> nacl.public.PrivateKey:
-    """A fresh X25519 key pair (inspectorate recipients, the console's vault key)."""
-    return nacl.public.PrivateKey.generate()
-
-
-def new_signing_key() -> nacl.signing.SigningKey:
-    """A fresh Ed25519 signing key (the server's and the console's bundle keys)."""
-    return nacl.signing.SigningKey.generate()
-
-
-def recipient_public_key(key: nacl.public.PublicKey | nacl.public.PrivateKey) -> PublicKey:
-    public = key.public_key if isinstance(key, nacl.public.PrivateKey) else key
+def recipient_public_key(key: RecipientKey | RecipientIdentity) -> PublicKey:
+    public = key.public_key if isinstance(key, RecipientIdentity) else key
     return PublicKey("recipient", bytes(public))
 
 
-def verify_public_key(key: nacl.signing.SigningKey | nacl.signing.VerifyKey) -> PublicKey:
-    verify = key.verify_key if isinstance(key, nacl.signing.SigningKey) else key
+def verify_public_key(key: SigningKey | VerifyKey) -> PublicKey:
+    verify = key.verify_key if isinstance(key, SigningKey) else key
     return PublicKey("verify", bytes(verify))
 
 
@@ -225,8 +221,8 @@ def _secret_header(kind: SecretKind, public_line: str, kdf: dict[str, Any]) -> d
 
 def public_line_for_secret(kind: SecretKind, secret: bytes) -> str:
     if kind == "x25519-recipient":
-        return recipient_public_key(nacl.public.PrivateKey(secret)).to_line()
-    return verify_public_key(nacl.signing.SigningKey(secret)).to_line()
+        return recipient_public_key(recipient_identity(secret)).to_line()
+    return verify_public_key(signing_key(secret)).to_line()
 
 
 def encode_secret_key(
@@ -331,9 +327,9 @@ def read_secret_key(path: Path, expected: SecretKind, passphrase: bytes | None) 
         raise KeyFileError(f"{path}: {exc}") from None
 
 
-def read_recipient_identity(path: Path, passphrase: bytes | None) -> nacl.public.PrivateKey:
-    return nacl.public.PrivateKey(read_secret_key(path, "x25519-recipient", passphrase))
+def read_recipient_identity(path: Path, passphrase: bytes | None) -> RecipientIdentity:
+    return recipient_identity(read_secret_key(path, "x25519-recipient", passphrase))
 
 
-def read_signing_key(path: Path, passphrase: bytes | None) -> nacl.signing.SigningKey:
-    return nacl.signing.SigningKey(read_secret_key(path, "ed25519-signing", passphrase))
+def read_signing_key(path: Path, passphrase: bytes | None) -> SigningKey:
+    return signing_key(read_secret_key(path, "ed25519-signing", passphrase))

@@ -47,34 +47,32 @@ def normalize_regno(text: str) -> str | None:
     return f"WBS-{body[:4]}-{body[4:]}-{check}"
 
 
-# Statuses: machine names are the protocol; labels are for people (Indonesian first).
-STATUSES: dict[str, tuple[str, str]] = {
-    "received": ("Diterima", "Received"),
-    "verifying": ("Sedang diverifikasi", "Being verified"),
-    "needs_info": ("Perlu informasi tambahan", "More information needed"),
-    "investigating": ("Dalam pemeriksaan", "Under investigation"),
-    "forwarded": ("Diteruskan ke instansi berwenang", "Forwarded to the competent authority"),
-    "closed": ("Selesai", "Closed"),
-    "rejected": ("Tidak dapat ditindaklanjuti", "Cannot be followed up"),
-}
+# Statuses, report categories and the reporter's relation to the ministry: the protocol's machine
+# names. What people read for them is each interface's (its message catalog): dropbox/labels.py
+# and journalist_console/labels.py.
+STATUSES = (
+    "received",
+    "verifying",
+    "needs_info",
+    "investigating",
+    "forwarded",
+    "closed",
+    "rejected",
+)
 FINAL_STATUSES = frozenset({"closed", "rejected", "forwarded"})
-
-CATEGORIES: dict[str, tuple[str, str]] = {
-    "corruption": ("Korupsi", "Corruption"),
-    "bribery": ("Suap / gratifikasi", "Bribery / gratification"),
-    "extortion": ("Pemerasan / pungutan liar", "Extortion"),
-    "embezzlement": ("Penggelapan", "Embezzlement"),
-    "procurement_fraud": ("Kecurangan pengadaan", "Procurement fraud"),
-    "conflict_of_interest": ("Benturan kepentingan", "Conflict of interest"),
-    "abuse_of_authority": ("Penyalahgunaan wewenang", "Abuse of authority"),
-    "code_of_conduct": ("Pelanggaran kode etik / perilaku", "Code-of-conduct violation"),
-    "poor_service": ("Pelayanan publik yang buruk", "Poor public service"),
-    "other": ("Lainnya", "Other"),
-}
-RELATIONS: dict[str, tuple[str, str]] = {
-    "employee": ("Pegawai / pejabat kementerian", "Ministry employee or official"),
-    "public": ("Masyarakat umum", "Member of the public"),
-}
+CATEGORIES = (
+    "corruption",
+    "bribery",
+    "extortion",
+    "embezzlement",
+    "procurement_fraud",
+    "conflict_of_interest",
+    "abuse_of_authority",
+    "code_of_conduct",
+    "poor_service",
+    "other",
+)
+RELATIONS = ("employee", "public")
 
 # Entry kinds carried from the server to the console, and response kinds carried back.
 ENTRY_KINDS = frozenset({"report", "followup", "file"})

@@ -21,12 +21,8 @@ from dropbox import instance as instance_module
 from dropbox.app import create_app
 from dropbox.error_pages import proxy_error_responses
 from dropbox.service import DropBox
-from keys.keyfiles import (
-    new_recipient_identity,
-    new_signing_key,
-    recipient_public_key,
-    verify_public_key,
-)
+from keys.keyfiles import recipient_public_key, verify_public_key
+from keys.keytypes import new_recipient_identity, new_signing_key
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "deploy" / "haproxy-errors"
 

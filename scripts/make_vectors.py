@@ -586,6 +586,50 @@ def payload_vectors(previous: dict[str, Any] | None, fresh: bool) -> dict[str, A
     }
 
 
+# --- content documents (docs/protocol.md §4) --------------------------------------------------
+
+# Indonesian text with characters outside ASCII, as reports arrive: canonical JSON escapes them.
+_SAMPLE_DOCUMENTS: list[dict[str, Any]] = [
+    {
+        "kind": "report",
+        "members": {
+            "category": "bribery",
+            "relation": "public",
+            "what": "Pungutan Rp 500.000 \u201cuang pelicin\u201d di loket izin",
+            "who": "Petugas loket \u2013 lantai 2",
+            "where": "Kantor Wilayah Surabaya",
+            "when": "Juni 2024",
+            "how": "Diminta tunai; tanpa kuitansi",
+            "message": "Baris pertama\nbaris kedua \"dikutip\"",
+            "pseudonym": "",
+            "contact": "",
+            "language": "id",
+        },
+    },
+    {"kind": "followup", "members": {"message": "Saya menemukan salinan kuitansi \u00e9\u00e8."}},
+    {"kind": "reply", "members": {"message": "Terima kasih.", "author": "Inspektorat"}},
+    {"kind": "status", "members": {"status": "investigating", "note": ""}},
+]
+
+
+def document_vectors() -> dict[str, Any]:
+    """Each document's canonical bytes, and the bytes the server wrote before it wrote them
+    canonically (sorted keys, default separators, raw UTF-8), which readers still accept."""
+    cases = []
+    for sample in _SAMPLE_DOCUMENTS:
+        value = {"v": 1, **sample["members"]}
+        legacy = json.dumps(value, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        cases.append(
+            dict(
+                sample,
+                canonical=canonical(value).decode("ascii"),
+                sha256=sha256(canonical(value)),
+                legacy_hex=legacy.hex(),
+            )
+        )
+    return {"documents": cases}
+
+
 # --- files and doc ---------------------------------------------------------------------------
 
 Builder = Callable[[dict[str, Any] | None, bool], dict[str, Any]]
@@ -604,6 +648,7 @@ BUILDERS: dict[str, Builder] = {
     "codename": _deterministic(codename_vectors),
     "records": _deterministic(records_vectors),
     "bundle": _deterministic(bundle_vectors),
+    "documents": _deterministic(document_vectors),
 }
 
 
@@ -693,6 +738,10 @@ def render(v: dict[str, Any]) -> str:
     out += ["", "Known report payload (recipient `a`), content:", ""]
     out += _code(pv["envelope"]["content"], "json")
     out += _envelope_lines(pv["envelope"])
+    out += ["### Content documents", "", "Canonical JSON of each kind (`keys/documents.py`):", ""]
+    for case in v["documents"]["documents"]:
+        out += [f"- **{case['kind']}**, SHA-256 `{case['sha256']}`:", ""]
+        out += _code(case["canonical"], "json")
     sg = v["signing"]
     out += [
         "### Manifest signature",

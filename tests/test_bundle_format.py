@@ -10,18 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import nacl.signing
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keys import bundle, envelope
+from keys import bundle, envelope, keytypes
 from keys.bundle import BundleError, ItemSource
 from keys.encoding import canonical_json
 from keys.keyfiles import PublicKey, verify_public_key
 
-SERVER = nacl.signing.SigningKey(bytes([3]) * 32)
-OTHER = nacl.signing.SigningKey(bytes([4]) * 32)
+SERVER = keytypes.signing_key(bytes([3]) * 32)
+OTHER = keytypes.signing_key(bytes([4]) * 32)
 SERVER_PUBLIC = verify_public_key(SERVER)
 CONTEXT = b"wbs-manifest-v1\x00"
 BODY = {"instance": "0" * 32, "sequence": 7, "created_day": "2025-01-15"}
@@ -35,7 +34,7 @@ def trust_server(key: PublicKey) -> bool:
 def write(
     directory: Path,
     items: dict[str, bytes],
-    key: nacl.signing.SigningKey = SERVER,
+    key: keytypes.SigningKey = SERVER,
     direction: bundle.Direction = "server-to-console",
     body: dict[str, Any] | None = None,
 ) -> Path:
@@ -75,12 +74,12 @@ def assemble(manifest_bytes: bytes, signature: bytes, items: bytes, version: int
     )
 
 
-def sign(manifest_bytes: bytes, key: nacl.signing.SigningKey = SERVER) -> bytes:
+def sign(manifest_bytes: bytes, key: keytypes.SigningKey = SERVER) -> bytes:
     return bytes(key.sign(CONTEXT + manifest_bytes).signature)
 
 
 def manifest_for(
-    contents: dict[str, bytes], key: nacl.signing.SigningKey = SERVER, **changes: Any
+    contents: dict[str, bytes], key: keytypes.SigningKey = SERVER, **changes: Any
 ) -> dict[str, Any]:
     manifest = dict(
         BODY,
@@ -97,7 +96,7 @@ def manifest_for(
     return manifest
 
 
-def signed(manifest: dict[str, Any], items: bytes, key: nacl.signing.SigningKey = SERVER) -> bytes:
+def signed(manifest: dict[str, Any], items: bytes, key: keytypes.SigningKey = SERVER) -> bytes:
     manifest_bytes = canonical_json(manifest)
     return assemble(manifest_bytes, sign(manifest_bytes, key), items)
 
@@ -303,7 +302,7 @@ def test_wrong_direction_is_refused(good: bytes, tmp_path: Path) -> None:
         b"PK\x03\x04 a zip file",
         json.dumps({"format": "wbs-bundle"}).encode(),
         envelope.encrypt_bytes(
-            b"hello", [nacl.signing.SigningKey(bytes(32)).to_curve25519_private_key().public_key]
+            b"hello", [keytypes.signing_key(bytes(32)).to_curve25519_private_key().public_key]
         ),
     ],
 )
@@ -401,7 +400,7 @@ def test_staging_directory_must_be_fresh(good: bytes, tmp_path: Path) -> None:
 
 def test_known_signers_refuse_an_unsigned_file_before_parsing(tmp_path: Path) -> None:
     # A manifest that is not even JSON: with known signers it is refused on the signature alone.
-    trusted = nacl.signing.SigningKey.generate()
+    trusted = keytypes.new_signing_key()
     raw = bundle.MAGIC + bytes([bundle.VERSION]) + (5).to_bytes(4, "big") + b"{{{{{" + bytes(64)
     path = tmp_path / "junk.bundle"
     path.write_bytes(raw)

@@ -363,3 +363,25 @@ def test_codename_tag() -> None:
     assert codename.codename_tag("kopi meja buku", bytes(32)) != tag
     with pytest.raises(CodenameError):
         codename.codename_tag("a" * 1000, key)
+
+
+def test_derivations_run_on_their_own_threads_one_per_slot() -> None:
+    """However many server threads ask, argon2 runs on at most `max_concurrent` threads of the
+    deriver's own: the C allocator keeps a freed argon2 buffer per thread that used one, so the
+    KDF's memory is bounded by the slots, not by the server's threads."""
+    seen: set[int] = set()
+
+    class Recording(codename.CodenameDeriver):
+        def _argon2(self, secret: bytes, salt: bytes) -> bytes:
+            seen.add(threading.get_ident())
+            return super()._argon2(secret, salt)
+
+    deriver = Recording(LOOKUP_SALT, KEY_SALT, max_concurrent=2, max_waiting=16, params=CHEAP)
+    callers = [threading.Thread(target=deriver.derive, args=(f"kopi meja {n}",))
+               for n in range(12)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(10)
+    assert 1 <= len(seen) <= 2
+    assert not seen & {caller.ident for caller in callers}

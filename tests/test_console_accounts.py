@@ -1,4 +1,4 @@
-"""Investigators' own accounts on one console (issue 11): unlocking, administration, assignment,
+"""Investigators' own accounts on one console: unlocking, administration, assignment,
 recusal and attribution, through the command line (in process) and the web interface."""
 
 from __future__ import annotations
@@ -14,24 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_support import (
-    FAST_KDF,
-    PASSPHRASE,
-    FakeServer,
-    init_console,
-    open_response,
-    read_console_bundle,
-    write_passphrase_file,
-)
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from journalist_console import dates, home, schema
+from journalist_console import dates, responses, schema, vault
+from journalist_console.accounts import is_admin
 from journalist_console.cli import main
-from journalist_console.console import Console
-from journalist_console.home import Home, open_vault
+from journalist_console.home import Home
+from journalist_console.session import Session
+from journalist_console.vault import open_vault
 from journalist_console.web import create_app
+from support.bundles import FakeServer, open_response, read_console_bundle
+from support.instances import BOX_KDF, PASSPHRASE, init_console, write_passphrase_file
 
 PASSPHRASES = {
     "investigator": PASSPHRASE,
@@ -44,7 +39,7 @@ PASSPHRASES = {
 @pytest.fixture(autouse=True)
 def _fast_and_fixed(monkeypatch: pytest.MonkeyPatch) -> None:
     # Boxes written after init use the cheap KDF too (the real cost is tested elsewhere).
-    monkeypatch.setattr(home, "NEW_BOX_KDF", FAST_KDF)
+    monkeypatch.setattr(vault, "NEW_BOX_KDF", BOX_KDF)
     monkeypatch.setattr(dates, "today", lambda: dt.date(2025, 3, 10))
 
 
@@ -772,8 +767,8 @@ def test_web_recusal_lifted_by_an_administrator(desk: Desk) -> None:
 
 def test_console_open_as_a_named_user_through_the_library(team: Team) -> None:
     team.add("budi")
-    with Console.open(Home(team.home), PASSPHRASES["budi"].encode(), "budi") as console:
-        assert console.user == "budi" and not console.is_admin
-        assert console.reply_author == "Inspektorat"
-    with Console.open(Home(team.home), PASSPHRASE.encode()) as console:
-        assert console.user == "investigator" and console.is_admin
+    with Session.open(Home(team.home), PASSPHRASES["budi"].encode(), "budi") as session:
+        assert session.investigator == "budi" and not is_admin(session.conn, "budi")
+        assert responses.reply_author(session) == "Inspektorat"
+    with Session.open(Home(team.home), PASSPHRASE.encode()) as session:
+        assert session.investigator == "investigator" and is_admin(session.conn, "investigator")

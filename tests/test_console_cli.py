@@ -15,24 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_support import (
-    PASSPHRASE,
-    FakeServer,
-    console_identity,
-    init_console,
-    open_response,
-    read_console_bundle,
-    write_passphrase_file,
-)
 
 from journalist_console import dates, schema
 from journalist_console.cli import main
-from journalist_console.console import MAX_REPLY_CHARS
-from journalist_console.home import Home, HomeLock, open_vault
+from journalist_console.home import Home, HomeLock
+from journalist_console.responses import MAX_REPLY_CHARS
+from journalist_console.vault import open_vault
 from keys import keyfiles
 from keys.bundle import write_bundle
 from keys.keyfiles import DEFAULT_KDF
 from keys.records import STATUSES
+from support.bundles import FakeServer, open_response, read_console_bundle
+from support.instances import PASSPHRASE, console_identity, init_console, write_passphrase_file
 
 
 @dataclass

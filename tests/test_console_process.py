@@ -9,18 +9,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from console_support import (
-    CONSOLE_BIN,
-    FakeServer,
-    init_console,
-    read_console_bundle,
-    run_cli,
-    write_passphrase_file,
-)
 
 from journalist_console.home import Home, HomeLock
+from support.bundles import FakeServer, read_console_bundle
+from support.instances import init_console, write_passphrase_file
+from support.processes import CONSOLE_CLI, free_port, run_cli
 
-pytestmark = pytest.mark.skipif(not CONSOLE_BIN.exists(), reason="entry point not installed")
+pytestmark = pytest.mark.skipif(not CONSOLE_CLI.exists(), reason="entry point not installed")
 
 
 def _common(home: Path, pp: Path) -> list[str | Path]:
@@ -112,7 +107,7 @@ def test_a_kill_in_the_middle_of_an_import_leaves_the_console_as_before(tmp_path
         f"""
         import os, sys
         from journalist_console import cli, importer
-        importer._fsync_dir = lambda path: os._exit(9)
+        importer.fsync_dir = lambda path: os._exit(9)
         sys.exit(cli.main(["import", {str(tmp_path / "b2.bundle")!r}, "--home", {str(home)!r},
                            "--passphrase-file", {str(pp)!r}]))
         """
@@ -161,16 +156,13 @@ def test_a_kill_after_writing_an_export_is_completed_identically(tmp_path: Path)
 
 
 def test_serve_listens_on_loopback_with_strict_headers(tmp_path: Path) -> None:
-    import socket
     import urllib.request
 
     home = tmp_path / "home"
     init_console(home)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
-        [str(CONSOLE_BIN), "serve", "--home", str(home), "--port", str(port)],
+        [str(CONSOLE_CLI), "serve", "--home", str(home), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

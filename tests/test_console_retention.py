@@ -1,6 +1,6 @@
-"""Retention on the console (issue 10): finished reports removed after the limit, or archived first.
+"""Retention on the console: finished reports removed after the limit, or archived first.
 
-Everything runs on genuine bundles (console_support.FakeServer) through the command line in
+Everything runs on genuine bundles (support.bundles.FakeServer) through the command line in
 process (`main([...])`) and the web test client. The clock is `dates.today`, moved by the tests;
 `retention --as-of DAY` rehearses a later day without moving it.
 """
@@ -18,23 +18,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nacl.public
 import pytest
-from console_support import (
-    FAST_KDF,
+from flask.testing import FlaskClient
+
+from journalist_console import archive, dates, retention, schema, settings, vault
+from journalist_console.cli import main
+from journalist_console.home import Home
+from journalist_console.vault import open_vault
+from journalist_console.web import create_app
+from keys import keyfiles, keytypes, payload
+from support.bundles import FakeServer
+from support.instances import (
+    BOX_KDF,
     PASSPHRASE,
-    FakeServer,
     console_identity,
     init_console,
     write_passphrase_file,
 )
-from flask.testing import FlaskClient
-
-from journalist_console import archive, dates, home, retention, schema
-from journalist_console.cli import main
-from journalist_console.home import Home, open_vault
-from journalist_console.web import create_app
-from keys import keyfiles, payload
 
 ROW_TABLES = ("entries", "responses", "notes", "assignments", "recusals")
 REGNO = re.compile(r"WBS-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]")
@@ -189,7 +189,7 @@ class Env:
 def env(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Env:
     clock = [dt.date(2025, 1, 5)]
     monkeypatch.setattr(dates, "today", lambda: clock[0])
-    monkeypatch.setattr(home, "NEW_BOX_KDF", FAST_KDF)
+    monkeypatch.setattr(vault, "NEW_BOX_KDF", BOX_KDF)
     console_home = tmp_path / "home"
     init_console(console_home)
     server = FakeServer()
@@ -463,7 +463,7 @@ def test_a_failed_transaction_leaves_the_reports_and_no_archive(
 # -- archive mode ---------------------------------------------------------------------------------
 
 
-def _open_archive(path: Path, identity: nacl.public.PrivateKey) -> dict[str, bytes]:
+def _open_archive(path: Path, identity: keytypes.RecipientIdentity) -> dict[str, bytes]:
     meta, content = payload.open_bytes(path.read_bytes(), [identity])
     assert meta == {"kind": "wbs-console-archive", "v": 1}
     with tarfile.open(fileobj=io.BytesIO(content), mode="r:") as tar:
@@ -479,7 +479,7 @@ def _open_archive(path: Path, identity: nacl.public.PrivateKey) -> dict[str, byt
 def test_archive_mode_writes_an_archive_the_inspectorate_keys_open(env: Env) -> None:
     cast = _cast(env)
     env.export()
-    other = nacl.public.PrivateKey.generate()  # a second inspectorate key (`recipient`)
+    other = keytypes.new_recipient_identity()  # a second inspectorate key (`recipient`)
     other_pub = env.tmp / "other.pub"
     keyfiles.write_public_key(other_pub, keyfiles.recipient_public_key(other))
     env.ok("recipient", other_pub, "--label", "Inspektur Jenderal")
@@ -738,8 +738,8 @@ def test_web_an_administrator_previews_and_runs_retention(
 
 
 def env_regnos_live(app: Any) -> set[str]:
-    console = app.extensions["wbs_console"].console
-    return {row[0] for row in console.conn.execute("SELECT regno FROM reports")}
+    session = app.extensions["wbs_console"].session
+    return {row[0] for row in session.conn.execute("SELECT regno FROM reports")}
 
 
 def test_web_retention_is_for_administrators_only(browser: tuple[Env, Cast, Browser, Any]) -> None:
@@ -756,8 +756,8 @@ def test_web_retention_is_for_administrators_only(browser: tuple[Env, Cast, Brow
         response = web.client.post(path, data={"csrf_token": token, **data})
         assert response.status_code == 403, path
     assert len(env_regnos_live(app)) == 6
-    console = app.extensions["wbs_console"].console
-    assert console.retention_days == 365
+    session = app.extensions["wbs_console"].session
+    assert settings.retention_days(session.conn) == 365
 
 
 def test_archives_are_written_on_a_stick_without_hard_links(

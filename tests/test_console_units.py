@@ -9,10 +9,19 @@ import zlib
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
+from babel.support import Translations
 
-from journalist_console import dates, files, i18n, metastrip
-from journalist_console.console import clean_text, parse_report_document
+from journalist_console import dates, files, metastrip
+from journalist_console.labels import STATUS_LABELS, UNREADABLE
 from journalist_console.render import safe
+from journalist_console.texts import Text, clean_text
+from keys.documents import ReportDocument
+
+REPO = Path(__file__).resolve().parent.parent
+CONSOLE_TRANSLATIONS = REPO / "journalist_console" / "translations"
+CONSOLE_PO = CONSOLE_TRANSLATIONS / "id" / "LC_MESSAGES" / "messages.po"
 
 # -- due dates --------------------------------------------------------------------------------
 
@@ -133,7 +142,7 @@ def test_clean_text_normalises_newlines_and_drops_controls() -> None:
 
 def test_parse_report_document_rejects_bad_documents() -> None:
     good = b'{"v":1,"category":"bribery","relation":"public","what":"x"}'
-    assert parse_report_document(good)["who"] == ""
+    assert ReportDocument.from_bytes(good).who == ""
     for bad in (
         b"[]",
         b'{"v":2,"category":"bribery"}',
@@ -142,7 +151,7 @@ def test_parse_report_document_rejects_bad_documents() -> None:
         b'{"v":1,"category":"bribery","relation":"alien"}',
     ):
         with pytest.raises(ValueError):
-            parse_report_document(bad)
+            ReportDocument.from_bytes(bad)
 
 
 # -- metadata stripping: PNG ------------------------------------------------------------------
@@ -315,14 +324,26 @@ def test_strip_recognises_formats_by_content_only() -> None:
 # -- interface texts --------------------------------------------------------------------------
 
 
+def _console_catalog() -> Catalog:
+    with CONSOLE_PO.open("rb") as handle:
+        return read_po(handle)
+
+
 def test_every_text_has_both_languages_with_the_same_placeholders() -> None:
-    for key, (indonesian, english) in i18n.TEXTS.items():
-        assert indonesian.strip() and english.strip(), key
-        assert set(re.findall(r"{(\w+)}", indonesian)) == set(re.findall(r"{(\w+)}", english)), key
+    for message in _console_catalog():
+        if not message.id:
+            continue
+        english, indonesian = str(message.id), str(message.string)
+        assert indonesian.strip() and english.strip(), english
+        assert set(re.findall(r"%\((\w+)\)s", indonesian)) == set(
+            re.findall(r"%\((\w+)\)s", english)
+        ), english
 
 
 def test_labels_default_to_indonesian() -> None:
-    assert i18n.status_label("closed", "id") == "Selesai"
-    assert i18n.status_label("closed", "en") == "Closed"
-    assert i18n.category_label(None, "en") == "unreadable"
-    assert i18n.text("overdue_by", "en", n=3) == "overdue by 3 days"
+    indonesian = Translations.load(str(CONSOLE_TRANSLATIONS), ["id"]).ugettext
+    assert STATUS_LABELS["closed"].render(indonesian) == "Selesai"
+    assert str(STATUS_LABELS["closed"]) == "Closed"
+    assert str(UNREADABLE) == "unreadable"
+    assert str(Text("overdue by %(n)s days", n=3)) == "overdue by 3 days"
+    assert Text("overdue by %(n)s days", n=3).render(indonesian) == "terlambat 3 hari"

@@ -13,14 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_support import (
-    PASSPHRASE,
-    FakeServer,
-    init_console,
-    open_response,
-    read_console_bundle,
-    write_passphrase_file,
-)
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -30,6 +22,8 @@ from journalist_console.cli import main
 from journalist_console.errors import ConsoleBusy
 from journalist_console.home import Home, HomeLock
 from journalist_console.web import create_app
+from support.bundles import FakeServer, open_response, read_console_bundle
+from support.instances import PASSPHRASE, init_console, write_passphrase_file
 
 
 def _png() -> bytes:
@@ -145,7 +139,7 @@ def test_the_unlocked_console_belongs_to_the_session_that_unlocked_it(web: Web) 
     assert stranger.get(f"/report/{web.late}").status_code == 302
     web.client.post("/lock", data={"csrf_token": web.token()})
     assert web.client.get("/").status_code == 302
-    assert web.app.extensions["wbs_console"].console is None
+    assert web.app.extensions["wbs_console"].session is None
 
 
 def test_idle_console_locks_itself(web: Web) -> None:
@@ -153,7 +147,7 @@ def test_idle_console_locks_itself(web: Web) -> None:
     web.unlock()
     response = web.client.get("/")
     assert response.status_code == 302 and "/unlock" in response.headers["Location"]
-    assert web.app.extensions["wbs_console"].console is None
+    assert web.app.extensions["wbs_console"].session is None
 
 
 def test_strict_headers_on_every_response(web: Web) -> None:

@@ -1,4 +1,4 @@
-"""Deployment (issue 6): deploy/install.sh, the systemd units, the tor configuration.
+"""Deployment: deploy/install.sh, the systemd units, the tor configuration.
 
 Each check here backs a step of docs/operator.md:
 - shellcheck on every shell script;
@@ -42,15 +42,16 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import nacl.public
-import nacl.signing
 import pytest
-from proxy_support import CircuitConnection, running_proxy
 
 from dropbox.cli import _parser as dropbox_parser
 from dropbox.maintenance import _check_torrc
 from dropbox.serve import RAM_FILESYSTEMS, filesystem_type
+from keys import keytypes
 from keys.keyfiles import recipient_public_key, verify_public_key, write_public_key
+from support.http import CircuitConnection
+from support.processes import free_port
+from support.proxy import running_proxy
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
@@ -82,8 +83,8 @@ def make_keys(directory: Path) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     recipient = directory / "inspectorate.pub"
     console = directory / "console.pub"
-    write_public_key(recipient, recipient_public_key(nacl.public.PrivateKey.generate()))
-    write_public_key(console, verify_public_key(nacl.signing.SigningKey.generate()))
+    write_public_key(recipient, recipient_public_key(keytypes.new_recipient_identity()))
+    write_public_key(console, verify_public_key(keytypes.new_signing_key()))
     return recipient, console
 
 
@@ -469,12 +470,6 @@ def test_mdwe_filter_is_in_force() -> None:
                  "import mmap; mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE"
                  " | mmap.PROT_EXEC)")
     assert result.returncode != 0 and "PermissionError" in result.stderr, result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

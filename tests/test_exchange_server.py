@@ -1,4 +1,4 @@
-"""The server's side of the signed bundles (issue 4): `dropbox export` and `dropbox import`.
+"""The server's side of the signed bundles: `dropbox export` and `dropbox import`.
 
 Reports are filed through the HTTP routes, bundles move through the real CLI, and what crosses is
 checked through the bundle format itself.
@@ -14,32 +14,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nacl.signing
 import pytest
-from server_support import (
-    Server,
-    login,
-    make_server,
-    new_source,
-    response_bundle,
-    source_public_key,
-    submit_report,
-    tree_snapshot,
-)
 
 from dropbox.cli import main as dropbox_main
-from keys import payload
+from keys import keytypes, payload
 from keys.bundle import read_bundle, write_bundle
 from keys.keyfiles import parse_public_key, read_public_key
 from keys.records import check_server_body, today
+from support.bundles import response_bundle
+from support.inspection import tree_snapshot
+from support.instances import MiB, Site, make_site
+from support.pages import login, new_source, submit_report
 
 
-def export(server: Server, out: Path, *extra: str) -> Path:
+def export(server: Site, out: Path, *extra: str) -> Path:
     assert dropbox_main(["export", "--data", str(server.data), "--out", str(out), *extra]) == 0
     return out
 
 
-def open_export(server: Server, bundle: Path, staging: Path) -> dict:
+def open_export(server: Site, bundle: Path, staging: Path) -> dict:
     staging.mkdir()
     server_key = read_public_key(server.data / "server.pub", "verify")
     verified = read_bundle(bundle, "server-to-console", lambda key: key == server_key, staging)
@@ -48,13 +41,13 @@ def open_export(server: Server, bundle: Path, staging: Path) -> dict:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Server:
-    return make_server(tmp_path)
+def server(tmp_path: Path) -> Site:
+    return make_site(tmp_path, upload_limit=64 * MiB)
 
 
-def test_export_carries_reports_files_and_source_keys(server: Server, tmp_path: Path) -> None:
-    codename = new_source(server.client)
-    regno = submit_report(server.client, files=[(b"%PDF evidence", "nota.pdf"),
+def test_export_carries_reports_files_and_source_keys(server: Site, tmp_path: Path) -> None:
+    codename = new_source(server.flask)
+    regno = submit_report(server.flask, files=[(b"%PDF evidence", "nota.pdf"),
                                                 (os.urandom(300_000), "foto.jpg")])
     opened = open_export(server, export(server, tmp_path / "a.bundle"), tmp_path / "stage")
     manifest = opened["manifest"]
@@ -65,7 +58,7 @@ def test_export_carries_reports_files_and_source_keys(server: Server, tmp_path: 
     assert kinds == ["file", "file", "report"]
     (source,) = manifest["sources"]
     source_key = parse_public_key(source["public_key"], "recipient").as_recipient()
-    assert bytes(source_key) == bytes(source_public_key(server, codename))
+    assert bytes(source_key) == bytes(server.source_public_key(codename))
     # The bundle carries only envelopes: the inspectorate key opens them, names inside.
     names = set()
     for entry in manifest["entries"]:
@@ -80,17 +73,17 @@ def test_export_carries_reports_files_and_source_keys(server: Server, tmp_path: 
     assert b"nota.pdf" not in raw and b"digelembungkan" not in raw
 
 
-def test_export_is_incremental_and_all_reexports(server: Server, tmp_path: Path,
+def test_export_is_incremental_and_all_reexports(server: Site, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    new_source(server.client)
-    submit_report(server.client)
+    new_source(server.flask)
+    submit_report(server.flask)
     first = open_export(server, export(server, tmp_path / "1.bundle"), tmp_path / "s1")
     assert len(first["manifest"]["entries"]) == 1
     capsys.readouterr()
     empty = open_export(server, export(server, tmp_path / "2.bundle"), tmp_path / "s2")
     assert "Nothing new to export" in capsys.readouterr().out
     assert empty["manifest"]["entries"] == [] and empty["manifest"]["sequence"] == 2
-    submit_report(server.client, what="Kedua")
+    submit_report(server.flask, what="Kedua")
     third = open_export(server, export(server, tmp_path / "3.bundle"), tmp_path / "s3")
     assert len(third["manifest"]["entries"]) == 1 and third["manifest"]["sequence"] == 3
     everything = open_export(server, export(server, tmp_path / "4.bundle", "--all"),
@@ -98,8 +91,8 @@ def test_export_is_incremental_and_all_reexports(server: Server, tmp_path: Path,
     assert len(everything["manifest"]["entries"]) == 2
 
 
-def _reply_and_status(server: Server, codename: str, regno: str) -> list[dict]:
-    key = source_public_key(server, codename)
+def _reply_and_status(server: Site, codename: str, regno: str) -> list[dict]:
+    key = server.source_public_key(codename)
     return [
         {"regno": regno, "kind": "status", "source_key": key,
          "document": {"v": 1, "status": "verifying", "note": ""}},
@@ -109,17 +102,17 @@ def _reply_and_status(server: Server, codename: str, regno: str) -> list[dict]:
     ]
 
 
-def login_and_lookup(server: Server, codename: str) -> str:
-    server.client.post("/logout", data={})  # CSRF-less logout is refused; use a new client
-    client = server.client.application.test_client()
+def login_and_lookup(server: Site, codename: str) -> str:
+    server.flask.post("/logout", data={})  # CSRF-less logout is refused; use a new client
+    client = server.flask.application.test_client()
     assert login(client, codename.upper()).status_code == 303
     return client.get("/lookup").get_data(as_text=True)
 
 
-def test_import_applies_replies_and_statuses_for_the_source(server: Server,
+def test_import_applies_replies_and_statuses_for_the_source(server: Site,
                                                             tmp_path: Path) -> None:
-    codename = new_source(server.client)
-    regno = submit_report(server.client)
+    codename = new_source(server.flask)
+    regno = submit_report(server.flask)
     bundle = response_bundle(server, tmp_path / "r1.bundle", 1,
                              _reply_and_status(server, codename, regno))
     assert dropbox_main(["import", "--data", str(server.data), str(bundle)]) == 0
@@ -129,9 +122,9 @@ def test_import_applies_replies_and_statuses_for_the_source(server: Server,
 
 
 def test_replayed_and_gapped_bundles_are_refused_and_change_nothing(
-        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    codename = new_source(server.client)
-    regno = submit_report(server.client)
+        server: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    codename = new_source(server.flask)
+    regno = submit_report(server.flask)
     first = response_bundle(server, tmp_path / "r1.bundle", 1,
                             _reply_and_status(server, codename, regno))
     assert dropbox_main(["import", "--data", str(server.data), str(first)]) == 0
@@ -147,10 +140,10 @@ def test_replayed_and_gapped_bundles_are_refused_and_change_nothing(
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "append", "not-a-bundle"])
-def test_damaged_bundles_are_refused_whole(server: Server, tmp_path: Path, damage: str,
+def test_damaged_bundles_are_refused_whole(server: Site, tmp_path: Path, damage: str,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    codename = new_source(server.client)
-    regno = submit_report(server.client)
+    codename = new_source(server.flask)
+    regno = submit_report(server.flask)
     bundle = response_bundle(server, tmp_path / "r1.bundle", 1,
                              _reply_and_status(server, codename, regno))
     raw = bytearray(bundle.read_bytes())
@@ -171,13 +164,13 @@ def test_damaged_bundles_are_refused_whole(server: Server, tmp_path: Path, damag
 
 
 def test_foreign_signer_wrong_direction_and_other_instance_are_refused(
-        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    codename = new_source(server.client)
-    regno = submit_report(server.client)
+        server: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    codename = new_source(server.flask)
+    regno = submit_report(server.flask)
     responses = _reply_and_status(server, codename, regno)
     before = tree_snapshot(server.data)
     forged = response_bundle(server, tmp_path / "forged.bundle", 1, responses,
-                             signer=nacl.signing.SigningKey.generate())
+                             signer=keytypes.new_signing_key())
     assert dropbox_main(["import", "--data", str(server.data), str(forged)]) == 1
     assert "trusted key" in capsys.readouterr().err
     other = response_bundle(server, tmp_path / "other.bundle", 1, responses,
@@ -199,10 +192,10 @@ def test_foreign_signer_wrong_direction_and_other_instance_are_refused(
 
 
 def test_response_for_a_report_no_longer_stored_is_skipped(
-        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    codename = new_source(server.client)
-    submit_report(server.client)
-    key = source_public_key(server, codename)
+        server: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    codename = new_source(server.flask)
+    submit_report(server.flask)
+    key = server.source_public_key(codename)
     bundle = response_bundle(server, tmp_path / "r1.bundle", 1, [
         {"regno": "WBS-0000-0000-0", "kind": "reply", "source_key": key,
          "document": {"v": 1, "message": "x", "author": "I"}}])
@@ -219,11 +212,11 @@ sys.exit(main(["import", "--data", sys.argv[2], sys.argv[3]]))
 """
 
 
-def test_full_disk_during_import_leaves_the_server_as_it_was(server: Server,
+def test_full_disk_during_import_leaves_the_server_as_it_was(server: Site,
                                                              tmp_path: Path) -> None:
-    codename = new_source(server.client)
-    regno = submit_report(server.client)
-    key = source_public_key(server, codename)
+    codename = new_source(server.flask)
+    regno = submit_report(server.flask)
+    key = server.source_public_key(codename)
     big = {"regno": regno, "kind": "reply", "source_key": key,
            "document": {"v": 1, "message": "x" * 200_000, "author": "Inspektorat"}}
     bundle = response_bundle(server, tmp_path / "r1.bundle", 1, [big])
@@ -252,10 +245,10 @@ sys.exit(main(["import", "--data", sys.argv[1], sys.argv[2]]))
 """
 
 
-def test_kill_in_the_middle_of_an_import_applies_nothing(server: Server,
+def test_kill_in_the_middle_of_an_import_applies_nothing(server: Site,
                                                          tmp_path: Path) -> None:
-    codename = new_source(server.client)
-    regno = submit_report(server.client)
+    codename = new_source(server.flask)
+    regno = submit_report(server.flask)
     bundle = response_bundle(server, tmp_path / "r1.bundle", 1,
                              _reply_and_status(server, codename, regno))
     result = subprocess.run([sys.executable, "-c", _KILLED_IMPORT, str(server.data),

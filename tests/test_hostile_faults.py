@@ -1,5 +1,5 @@
-"""Faults (issue 9): the real server SIGKILLed in the middle of an upload, a full disk during a
-submission, and a damaged envelope on disk.
+"""Faults (the hostile suite): the real server SIGKILLed in the middle of an upload, a full disk
+during a submission, and a damaged envelope on disk.
 
 "Nothing half-stored is visible, nothing stored before is lost" is checked the way an investigator
 would: the database counts, the store against the database, /lookup as the reporter sees it, and
@@ -17,31 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hostile_support import (
-    MiB,
-    RealServer,
-    Reporter,
-    counts,
-    decrypt_store,
+
+from dropbox.exchange import import_bundle
+from support.bundles import response_bundle
+from support.http import encode_multipart
+from support.inspection import counts, decrypt_store, store_problems
+from support.instances import MiB, Site, make_site
+from support.pages import (
+    OneStepReporter,
     form_action,
     hidden,
     marker,
-    multipart,
-    real_server,
-    report_fields,
-    store_problems,
-    wait_until,
-)
-from server_support import (
-    Server,
-    make_server,
     new_source,
-    response_bundle,
-    source_public_key,
+    report_fields,
     submit_report,
 )
-
-from dropbox.exchange import import_bundle
+from support.processes import RealServer, real_server, wait_until
 
 REPORT_IN_LOOKUP = re.compile(r'id="report-(WBS-[0-9A-Z-]+)"')
 
@@ -59,7 +50,7 @@ class Before:
 
 def store_some(server: RealServer, data: Path, inspectorate) -> Before:
     """One source files a report with two files and a follow-up with a file, over real HTTP."""
-    reporter = Reporter(server.client())
+    reporter = OneStepReporter(server.client())
     codename = reporter.create()
     regno = reporter.submit(
         report_fields(marker("what"), who=marker("who")),
@@ -82,7 +73,7 @@ def assert_intact(server: RealServer, data: Path, inspectorate, before: Before) 
     assert counts(data) == before.counts
     assert raw_items(data) == before.raw
     assert decrypt_store(data, inspectorate) == before.opened
-    reporter = Reporter(server.client())
+    reporter = OneStepReporter(server.client())
     assert reporter.login(before.codename).status == 303
     page = reporter.lookup()
     assert page.status == 200
@@ -94,31 +85,31 @@ def _upload_head(port: int, cookie: str, content_type: str, length: int, action:
             f"Content-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n").encode()
 
 
-def big_upload(server: RealServer, size: int) -> tuple[Reporter, bytes, str, str]:
+def big_upload(server: RealServer, size: int) -> tuple[OneStepReporter, bytes, str, str]:
     """A logged-in reporter's report form with one large attachment, as raw request bytes, and
     the form's action URL (its ticket in it)."""
-    reporter = Reporter(server.client())
+    reporter = OneStepReporter(server.client())
     reporter.create()
-    form = reporter.http.get("/submit")
+    form = reporter.agent.get("/submit")
     block = os.urandom(MiB)
-    body, content_type = multipart(
+    body, content_type = encode_multipart(
         list(report_fields(marker("big")).items()),
-        [("files", "video.mp4", block * (size // MiB), "video/mp4")])
-    assert reporter.http.cookie
+        [("video.mp4", block * (size // MiB), "video/mp4")])
+    assert reporter.agent.cookie_header()
     return reporter, body, content_type, form_action(form.text, "/submit")
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Server:
-    return make_server(tmp_path, upload_limit=512 * MiB)
+def served(tmp_path: Path) -> Site:
+    return make_site(tmp_path, upload_limit=512 * MiB)
 
 
-def test_kill_while_the_body_is_still_arriving(served: Server, tmp_path: Path) -> None:
-    with real_server(served.data, tmp_path) as server:
+def test_kill_while_the_body_is_still_arriving(served: Site, tmp_path: Path) -> None:
+    with real_server(served.data, tmp_path / "server-logs") as server:
         reporter, body, content_type, action = big_upload(server, 64 * MiB)
         before = store_some(server, served.data, served.inspectorate)
         sock = socket.create_connection(("127.0.0.1", server.port))
-        sock.sendall(_upload_head(server.port, reporter.http.cookie or "", content_type,
+        sock.sendall(_upload_head(server.port, reporter.agent.cookie_header(), content_type,
                                   len(body), action) + body[: len(body) // 2])
         # Waitress is buffering the body into the spill directory when the power goes.
         time.sleep(0.5)
@@ -130,14 +121,14 @@ def test_kill_while_the_body_is_still_arriving(served: Server, tmp_path: Path) -
         assert_intact(server, served.data, served.inspectorate, before)
 
 
-def test_kill_while_the_upload_is_being_encrypted_into_the_store(served: Server,
+def test_kill_while_the_upload_is_being_encrypted_into_the_store(served: Site,
                                                                  tmp_path: Path) -> None:
     pending = served.data / "store" / "pending"
-    with real_server(served.data, tmp_path) as server:
+    with real_server(served.data, tmp_path / "server-logs") as server:
         reporter, body, content_type, action = big_upload(server, 200 * MiB)
         before = store_some(server, served.data, served.inspectorate)
         sock = socket.create_connection(("127.0.0.1", server.port))
-        sock.sendall(_upload_head(server.port, reporter.http.cookie or "", content_type,
+        sock.sendall(_upload_head(server.port, reporter.agent.cookie_header(), content_type,
                                   len(body), action) + body)
 
         def half_written() -> bool:
@@ -154,10 +145,10 @@ def test_kill_while_the_upload_is_being_encrypted_into_the_store(served: Server,
         assert_intact(server, served.data, served.inspectorate, before)
 
 
-def test_startup_removes_envelopes_left_between_file_and_row(served: Server,
+def test_startup_removes_envelopes_left_between_file_and_row(served: Site,
                                                               tmp_path: Path) -> None:
     """A crash after an envelope was committed but before its row: swept at start-up."""
-    with real_server(served.data, tmp_path) as server:
+    with real_server(served.data, tmp_path / "server-logs") as server:
         before = store_some(server, served.data, served.inspectorate)
         server.kill()
         items = served.data / "store" / "items"
@@ -193,11 +184,12 @@ class FullDisk:
 def full_disk(tmp_path_factory: pytest.TempPathFactory) -> FullDisk:
     """Store some reports, restart the real server on a 'full disk', submit a 600 KiB file."""
     tmp = tmp_path_factory.mktemp("full-disk")
-    served = make_server(tmp, upload_limit=64 * MiB)
-    with real_server(served.data, tmp) as server:
+    served = make_site(tmp, upload_limit=64 * MiB)
+    with real_server(served.data, tmp / "server-logs") as server:
         before = store_some(server, served.data, served.inspectorate)
-    with real_server(served.data, tmp / "limited", fsize_limit=FSIZE_LIMIT) as server:
-        reporter = Reporter(server.client())
+    limited = tmp / "limited" / "server-logs"
+    with real_server(served.data, limited, fsize_limit=FSIZE_LIMIT) as server:
+        reporter = OneStepReporter(server.client())
         assert reporter.login(before.codename).status == 303
         # Under waitress's 1 MiB in-memory limit, so only the envelope write hits the full disk.
         reply = reporter.submit_raw(report_fields(marker("full")),
@@ -253,9 +245,9 @@ def test_full_disk_error_log_names_no_reporter(full_disk: FullDisk) -> None:
     "resets the connection; the reporter gets no page at all (dropbox/serve.py "
     "INBUF_OVERFLOW, waitress buffers before the app runs)"))
 def test_full_spill_directory_gets_the_reporter_a_page(tmp_path: Path) -> None:
-    served = make_server(tmp_path, upload_limit=64 * MiB)
-    with real_server(served.data, tmp_path, fsize_limit=FSIZE_LIMIT) as server:
-        reporter = Reporter(server.client())
+    served = make_site(tmp_path, upload_limit=64 * MiB)
+    with real_server(served.data, tmp_path / "server-logs", fsize_limit=FSIZE_LIMIT) as server:
+        reporter = OneStepReporter(server.client())
         reporter.create()
         try:
             reply = reporter.submit_raw(report_fields(marker("spill")),
@@ -273,10 +265,10 @@ def test_full_spill_directory_gets_the_reporter_a_page(tmp_path: Path) -> None:
 @pytest.mark.parametrize("damage", ["flip", "truncate", "missing"])
 def test_damaged_reply_envelope_on_disk_leaves_lookup_working(tmp_path: Path,
                                                               damage: str) -> None:
-    server = make_server(tmp_path)
-    codename = new_source(server.client)
-    regno = submit_report(server.client)
-    key = source_public_key(server, codename)
+    server = make_site(tmp_path, upload_limit=64 * MiB)
+    codename = new_source(server.flask)
+    regno = submit_report(server.flask)
+    key = server.source_public_key(codename)
     bundle = response_bundle(server, tmp_path / "r1.bundle", 1, [
         {"regno": regno, "kind": "status", "source_key": key,
          "document": {"v": 1, "status": "investigating", "note": "STATUS-STAYS-READABLE"}},
@@ -302,7 +294,7 @@ def test_damaged_reply_envelope_on_disk_leaves_lookup_working(tmp_path: Path,
             path.write_bytes(bytes(raw[: len(raw) // 2]))
         else:
             path.unlink()
-    client = server.client.application.test_client()
+    client = server.flask.application.test_client()
     page = client.get("/login?lang=en").get_data(as_text=True)
     assert client.post("/login", data={"token": hidden(page, "token"),
                                        "codename": codename}).status_code == 303

@@ -1,5 +1,5 @@
-"""Fuzzing the parsers (issue 9): envelopes, payloads, key files, passphrase boxes, bundles and
-bundle records, fed random bytes and mutations of genuine inputs.
+"""Fuzzing the parsers (the hostile suite): envelopes, payloads, key files, passphrase boxes,
+bundles and bundle records, fed random bytes and mutations of genuine inputs.
 
 The property everywhere: the only exceptions are the format's own (keys.errors.CryptoFormatError
 and its subclasses, keys.bundle.BundleError, keys.records.RecordError), and whatever is accepted
@@ -19,14 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import nacl.public
-import nacl.signing
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from dropbox.store import Store, StoreError
-from keys import bundle, envelope, keyfiles, passbox, payload
+from keys import bundle, envelope, keyfiles, keytypes, passbox, payload
 from keys.bundle import ItemSource
 from keys.encoding import canonical_json
 from keys.errors import CryptoFormatError, KeyFileError
@@ -36,10 +34,10 @@ from keys.records import RecordError, check_console_body, check_server_body, new
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 CHEAP = KdfParams(time_cost=1, memory_cost_kib=8 * 1024, parallelism=1)
-ALICE = nacl.public.PrivateKey(bytes([7]) * 32)
-BOB = nacl.public.PrivateKey(bytes([8]) * 32)
-MALLORY = nacl.public.PrivateKey(bytes([9]) * 32)
-SIGNER = nacl.signing.SigningKey(bytes([5]) * 32)
+ALICE = keytypes.recipient_identity(bytes([7]) * 32)
+BOB = keytypes.recipient_identity(bytes([8]) * 32)
+MALLORY = keytypes.recipient_identity(bytes([9]) * 32)
+SIGNER = keytypes.signing_key(bytes([5]) * 32)
 SIGNER_PUBLIC = keyfiles.verify_public_key(SIGNER)
 
 # -- mutations --------------------------------------------------------------------------------

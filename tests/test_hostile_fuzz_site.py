@@ -1,6 +1,6 @@
-"""Fuzzing the source site (issue 9): hypothesis-built hostile requests through the Flask test
-client against every route, with every method, random fields, multipart shapes, headers, cookies
-and query strings.
+"""Fuzzing the source site (the hostile suite): hypothesis-built hostile requests through the Flask
+test client against every route, with every method, random fields, multipart shapes, headers,
+cookies and query strings.
 
 After every request: the status is one the site defines, no page shows a traceback or debugger
 text, redirects stay on the site, and the store is consistent with the database (every envelope
@@ -20,15 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile_support import TRACEBACK_SIGNS, hidden, kept_uploads, real_server, store_problems
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
-from server_support import Server, make_server, new_source, response_bundle, submit_report
 from werkzeug.test import TestResponse
 
 from dropbox.exchange import import_bundle
 from dropbox.sessions import COOKIE_NAME
+from support.bundles import response_bundle
+from support.inspection import kept_uploads, store_problems
+from support.instances import MiB, make_site
+from support.instances import Site as Instance
+from support.pages import TRACEBACK_SIGNS, hidden, new_source, submit_report
+from support.processes import real_server
 
 # 303: every form is answered with a redirect; 409: a codename page sent twice; 410: a report
 # for a source forgotten meanwhile.
@@ -174,21 +178,24 @@ def multipart_bodies(draw: st.DrawFn, real: list[Part]) -> tuple[bytes, str]:
 
 @dataclass
 class Site:
-    server: Server
+    """The module's target: one instance with a source, a report and replies, shared by the fuzz
+    tests (module scope, overriding conftest's fresh `site`)."""
+
+    server: Instance
     codename: str
     regno: str
 
     @property
     def app(self) -> Any:
-        return self.server.client.application
+        return self.server.flask.application
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     tmp = tmp_path_factory.mktemp("fuzz-site")
-    server = make_server(tmp, upload_limit=256 * 1024)
-    codename = new_source(server.client)
-    regno = submit_report(server.client, files=[(b"evidence", "a.txt")])
+    server = make_site(tmp, upload_limit=256 * 1024)
+    codename = new_source(server.flask)
+    regno = submit_report(server.flask, files=[(b"evidence", "a.txt")])
     key = server.box.derive(codename).public_key
     bundle = response_bundle(server, tmp / "r.bundle", 1, [
         {"regno": regno, "kind": "reply", "source_key": key,
@@ -569,8 +576,8 @@ RAW_ALLOWED = ALLOWED_STATUSES | {431, 501}
 
 
 def test_raw_requests_on_the_real_server(tmp_path: Path) -> None:
-    server = make_server(tmp_path)
-    with real_server(server.data, tmp_path) as real:
+    server = make_site(tmp_path, upload_limit=64 * MiB)
+    with real_server(server.data, tmp_path / "server-logs") as real:
         for name, raw in RAW_REQUESTS.items():
             with socket.create_connection(("127.0.0.1", real.port), timeout=10) as sock:
                 sock.sendall(raw)

@@ -1,5 +1,5 @@
-"""Load (issue 9): 200 reports with attachments, filed concurrently by 16 clients against the real
-server, all arrive in the console byte for byte.
+"""Load (the hostile suite): 200 reports with attachments, filed concurrently by 16 clients against
+the real server, all arrive in the console byte for byte.
 
 Every client repeats the whole reporter journey (/generate, /create with the real argon2id cost,
 /submit with one or two attachments). The operator then runs `dropbox export`; the bundle is
@@ -21,21 +21,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nacl.public
-import nacl.signing
 import pytest
-from hostile_support import (
-    CONSOLE_CLI,
-    DROPBOX_CLI,
-    Http,
-    Reporter,
-    console_cli_usable,
-    real_server,
-    run,
-    store_problems,
-)
 
-from keys import payload
+from keys import keytypes, payload
 from keys.bundle import read_bundle
 from keys.keyfiles import (
     read_public_key,
@@ -44,6 +32,10 @@ from keys.keyfiles import (
     write_public_key,
 )
 from keys.records import check_server_body
+from support.http import HttpAgent
+from support.inspection import store_problems
+from support.pages import OneStepReporter
+from support.processes import CONSOLE_CLI, DROPBOX_CLI, console_cli_usable, real_server, run
 
 REPORTS = 200
 CLIENTS = 16
@@ -79,7 +71,8 @@ def _client(port: int, load: Load, counter: itertools.count, seed: int) -> None:
         sent = Sent(what, files)
         try:
             for _attempt in range(60):
-                reporter = Reporter(Http(port, f"LoadClient/{seed}"))
+                agent = HttpAgent(port, timeout=120, user_agent=f"LoadClient/{seed}")
+                reporter = OneStepReporter(agent)
                 try:
                     reporter.create()
                     break
@@ -110,7 +103,7 @@ def _sha(data: bytes) -> str:
 def test_200_reports_from_16_clients_arrive_byte_for_byte(tmp_path: Path) -> None:
     keys_dir = tmp_path / "keys"
     keys_dir.mkdir()
-    test_key = nacl.public.PrivateKey.generate()
+    test_key = keytypes.new_recipient_identity()
     write_public_key(keys_dir / "test-inspectorate.pub", recipient_public_key(test_key))
     home = tmp_path / "console-home"
     passfile = tmp_path / "passphrase.txt"
@@ -123,7 +116,7 @@ def test_200_reports_from_16_clients_arrive_byte_for_byte(tmp_path: Path) -> Non
         console_key = home / "console.pub"
     else:
         console_key = keys_dir / "console.pub"
-        write_public_key(console_key, verify_public_key(nacl.signing.SigningKey.generate()))
+        write_public_key(console_key, verify_public_key(keytypes.new_signing_key()))
     data = tmp_path / "data"
     result = run([DROPBOX_CLI, "init", "--data", data, "--console-key", console_key,
                   "--upload-limit-mib", "16",
@@ -133,7 +126,7 @@ def test_200_reports_from_16_clients_arrive_byte_for_byte(tmp_path: Path) -> Non
     load = Load()
     counter = itertools.count()
     started = time.monotonic()
-    with real_server(data, tmp_path) as server:
+    with real_server(data, tmp_path / "server-logs") as server:
         threads = [threading.Thread(target=_client, args=(server.port, load, counter, seed))
                    for seed in range(CLIENTS)]
         for thread in threads:
@@ -200,14 +193,15 @@ def _check_in_console(home: Path, passfile: Path, exported: Path, data: Path, lo
         assert sorted((p.name, _sha(p.read_bytes())) for p in out.iterdir()) == \
             sorted((n, _sha(c)) for n, c in by_regno[regno].files)
     # ...and all 200 through the same code in one unlocked session (one KDF run, not 200).
-    from journalist_console.console import Console
+    from journalist_console import reports
     from journalist_console.files import save_files
     from journalist_console.home import Home
+    from journalist_console.session import Session
 
-    with Console.open(Home(home), PASSPHRASE.encode()) as console:
+    with Session.open(Home(home), PASSPHRASE.encode()) as console:
         for regno, sent in by_regno.items():
-            view = console.view(regno)
-            assert view.fields is not None and view.fields["what"] == sent.what
+            view = reports.view(console, regno)
+            assert view.fields is not None and view.fields.what == sent.what
             out = tmp_path / "saved" / regno
             out.mkdir(parents=True)
             saved_files = save_files(console, regno, out)

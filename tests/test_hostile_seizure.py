@@ -1,5 +1,5 @@
-"""Seizure audit (issue 9): what someone who takes the running server (disk, database key, logs,
-RAM-backed spill directory) can find after a realistic session, and what someone who takes the
+"""Seizure audit (the hostile suite): what someone who takes the running server (disk, database key,
+logs, RAM-backed spill directory) can find after a realistic session, and what someone who takes the
 investigator's console home without its passphrase can find.
 
 The session runs against the real `dropbox serve` over HTTP: several reporters, every form field
@@ -27,30 +27,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile_support import (
-    CONSOLE_CLI,
-    DROPBOX_CLI,
-    Http,
-    RealServer,
-    Reporter,
-    all_db_values,
-    console_cli_usable,
-    decrypt_store,
-    encodings_of,
-    find_in_bytes,
-    marker,
-    real_server,
-    run,
-    store_problems,
-    tree_blobs,
-)
-from proxy_support import running_proxy
-from server_support import Server, make_server, response_bundle
 
 from dropbox import instance as instance_module
 from dropbox.service import DropBox
 from keys.codename import CodenameDeriver, normalize
 from keys.keyfiles import read_public_key
+from support.bundles import response_bundle
+from support.http import HttpAgent
+from support.inspection import (
+    all_db_values,
+    decrypt_store,
+    encodings_of,
+    find_in_bytes,
+    store_problems,
+    tree_blobs,
+)
+from support.instances import Site, make_site
+from support.pages import OneStepReporter, marker
+from support.processes import (
+    CONSOLE_CLI,
+    DROPBOX_CLI,
+    RealServer,
+    console_cli_usable,
+    real_server,
+    run,
+)
+from support.proxy import running_proxy
 
 IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 IPV6_LOOPBACK = re.compile(r"(?<![0-9a-fA-F:])::1(?![0-9a-fA-F:])|::ffff:")
@@ -109,7 +111,7 @@ class Session:
     opened: dict[str, tuple[dict, bytes]]
     lookup_pages: list[str] = field(default_factory=list)
     deleted_reply_gone: bool = False
-    server: Server | None = None
+    server: Site | None = None
     # (mtime, atime, ctime) per path; ctime is kept for the record only: the kernel sets it on
     # every change and user space cannot (docs/threat-model.md, residual risks).
     times: dict[Path, tuple[float, float, float]] = field(default_factory=dict)
@@ -142,7 +144,7 @@ def dropbox_import(data: Path, bundle: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def scripted_session(tmp: Path, server: Server, user_agent: str) -> Session:
+def scripted_session(tmp: Path, server: Site, user_agent: str) -> Session:
     m = {name: marker(name) for name in (
         "what1", "who1", "where1", "when1", "how1", "message1", "pseudonym1", "contact1",
         "filename1", "content1", "jpegname1", "jpegcomment1", "refusedwhat", "refusedfile",
@@ -152,11 +154,16 @@ def scripted_session(tmp: Path, server: Server, user_agent: str) -> Session:
     started = time.time()
     circuits = iter(range(0x5E12_0000, 0x5E12_FFFF))
     # The deployed path: every reporter reaches the site through HAProxy as its own Tor circuit.
-    with real_server(server.data, tmp) as real, running_proxy(real.port, tmp / "proxy") as proxy:
+    with (
+        real_server(server.data, tmp / "server-logs") as real,
+        running_proxy(real.port, tmp / "proxy") as proxy,
+    ):
         assert isinstance(real, RealServer)
 
-        def reporter() -> Reporter:
-            return Reporter(Http(proxy.port, user_agent, circuit=next(circuits)))
+        def reporter() -> OneStepReporter:
+            return OneStepReporter(
+                HttpAgent(proxy.port, user_agent=user_agent, circuit=next(circuits))
+            )
 
         # Reporter 1: Indonesian codename, every field marked, two files, a refused form with an
         # attachment, a follow-up with a file.
@@ -200,7 +207,7 @@ def scripted_session(tmp: Path, server: Server, user_agent: str) -> Session:
                       "who": m["who3"]})
 
         # The inspectorate answers through a signed bundle, applied with `dropbox import`.
-        # The real server derives with the real argon2id cost (make_server's box is cheap).
+        # The real server derives with the real argon2id cost (make_site's box is cheap).
         deriver = CodenameDeriver(*server.box.instance.codename_salts())
         key1 = deriver.derive(codename1).public_key
         key2 = deriver.derive(codename2).public_key
@@ -269,7 +276,7 @@ def scripted_session(tmp: Path, server: Server, user_agent: str) -> Session:
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     tmp = tmp_path_factory.mktemp("seizure")
-    server = make_server(tmp, upload_limit=64 * 1024 * 1024)
+    server = make_site(tmp, upload_limit=64 * 1024 * 1024)
     user_agent = f"Mozilla/5.0 (AuditBrowser-{secrets.token_hex(8)}) Gecko/20100101"
     return scripted_session(tmp, server, user_agent)
 
@@ -493,8 +500,8 @@ def console_session(tmp_path_factory: pytest.TempPathFactory) -> ConsoleSession:
                                          "ccontent", "cfollowup", "creply", "cstatusnote",
                                          "cnote", "cjpeg")}
     user_agent = f"AuditConsoleUA-{secrets.token_hex(8)}"
-    with real_server(data, tmp) as real:
-        reporter = Reporter(Http(real.port, user_agent))
+    with real_server(data, tmp / "server-logs") as real:
+        reporter = OneStepReporter(real.client(user_agent))
         codename = reporter.create()
         regno = reporter.submit(
             {"category": "extortion", "relation": "employee", "what": m["cwhat"],
@@ -516,7 +523,7 @@ def console_session(tmp_path_factory: pytest.TempPathFactory) -> ConsoleSession:
         console(home, passfile, env, "export", "--out", back)
         result = run([DROPBOX_CLI, "import", "--data", data, back])
         assert result.returncode == 0, result.stderr
-        again = Reporter(Http(real.port, user_agent))
+        again = OneStepReporter(real.client(user_agent))
         assert again.login(codename).status == 303
         page = again.lookup().text
         real.stop()

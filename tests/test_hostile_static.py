@@ -1,7 +1,6 @@
-"""Static analysis (issue 9): ruff's security rules (the bandit set, S) pass on the product code,
-and no exception to them is unexplained: every `noqa` naming an S rule says why, no bare `noqa`
-hides everything, and the configuration exempts no product code from any S rule.
-"""
+"""Static analysis (the hostile suite): ruff's security rules (the bandit set, S) pass on the
+product code, and no exception to them is unexplained: every `noqa` naming an S rule says why, no
+bare `noqa` hides everything, and the configuration exempts no product code from any S rule."""
 
 from __future__ import annotations
 
@@ -11,7 +10,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from hostile_support import REPO, VENV_BIN
+
+from support.processes import REPO, VENV_BIN
 
 PRODUCT = ("keys", "dropbox", "journalist_console")
 BANDIT = re.compile(r"S[0-9]+")  # ruff's flake8-bandit codes (not SIM..., the simplify rules)

@@ -1,43 +1,37 @@
-"""`dropbox keys`: rotating inspectorate recipient keys and console verify keys (issue 6)."""
+"""`dropbox keys`: rotating inspectorate recipient keys and console verify keys, as the operator
+guide does it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import nacl.public
-import nacl.signing
 import pytest
-from server_support import (
-    Server,
-    make_server,
-    new_source,
-    response_bundle,
-    source_public_key,
-    submit_report,
-)
 
 from dropbox import instance as instance_module
 from dropbox.app import create_app
 from dropbox.cli import main as dropbox_main
 from dropbox.service import DropBox
-from keys import payload
+from keys import keytypes, payload
 from keys.errors import NotARecipient
 from keys.keyfiles import recipient_public_key, verify_public_key, write_public_key
+from support.bundles import response_bundle
+from support.instances import MiB, Site, make_site
+from support.pages import new_source, submit_report
 
 
-def keys_cli(server: Server, *args: str) -> int:
+def keys_cli(server: Site, *args: str) -> int:
     return dropbox_main(["keys", "--data", str(server.data), *args])
 
 
-def restarted(server: Server) -> Server:
+def restarted(server: Site) -> Site:
     """The server reads its keys at start: a new app over the same data directory."""
     box = DropBox(instance_module.load(server.data), server.box.deriver)
     server.box = box
-    server.client = create_app(box).test_client()
+    server.flask = create_app(box).test_client()
     return server
 
 
-def envelopes_of(server: Server, regno: str) -> list[bytes]:
+def envelopes_of(server: Site, regno: str) -> list[bytes]:
     with server.box.connection() as connection:
         ids = [row[0] for row in connection.execute(
             "SELECT entry_id FROM entries WHERE regno = ?", (regno,))]
@@ -45,20 +39,20 @@ def envelopes_of(server: Server, regno: str) -> list[bytes]:
 
 
 def test_recipient_rotation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    server = make_server(tmp_path)
+    server = make_site(tmp_path, upload_limit=64 * MiB, key_files=True)
     old = server.inspectorate
-    new = nacl.public.PrivateKey.generate()
+    new = keytypes.new_recipient_identity()
     new_pub = tmp_path / "new-inspectorate.pub"
     write_public_key(new_pub, recipient_public_key(new))
-    new_source(server.client)
-    before = submit_report(server.client, what="sebelum rotasi")
+    new_source(server.flask)
+    before = submit_report(server.flask, what="sebelum rotasi")
 
     assert keys_cli(server, "--add-recipient", str(new_pub)) == 0
     out = capsys.readouterr().out
     assert recipient_public_key(new).fingerprint in out and "Restart" in out
     restarted(server)
-    new_source(server.client)
-    during = submit_report(server.client, what="selama rotasi")
+    new_source(server.flask)
+    during = submit_report(server.flask, what="selama rotasi")
     for envelope in envelopes_of(server, during):  # both keys open what is stored now
         assert payload.open_bytes(envelope, [old])[0]["kind"] == "report"
         assert payload.open_bytes(envelope, [new])[0]["kind"] == "report"
@@ -66,8 +60,8 @@ def test_recipient_rotation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert keys_cli(server, "--remove-recipient",
                     recipient_public_key(old).fingerprint) == 0
     restarted(server)
-    new_source(server.client)
-    after = submit_report(server.client, what="setelah rotasi")
+    new_source(server.flask)
+    after = submit_report(server.flask, what="setelah rotasi")
     for envelope in envelopes_of(server, after):
         payload.open_bytes(envelope, [new])
         with pytest.raises(NotARecipient):
@@ -79,7 +73,7 @@ def test_recipient_rotation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_recipient_changes_that_are_refused(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    server = make_server(tmp_path)
+    server = make_site(tmp_path, upload_limit=64 * MiB, key_files=True)
     config = (server.data / "config.json").read_bytes()
     only = recipient_public_key(server.inspectorate).fingerprint
     assert keys_cli(server, "--remove-recipient", only) == 1
@@ -94,13 +88,13 @@ def test_recipient_changes_that_are_refused(tmp_path: Path,
 
 
 def test_console_key_rotation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    server = make_server(tmp_path)
-    codename = new_source(server.client)
-    regno = submit_report(server.client)
-    reply = [{"regno": regno, "kind": "reply", "source_key": source_public_key(server, codename),
+    server = make_site(tmp_path, upload_limit=64 * MiB, key_files=True)
+    codename = new_source(server.flask)
+    regno = submit_report(server.flask)
+    reply = [{"regno": regno, "kind": "reply", "source_key": server.source_public_key(codename),
               "document": {"v": 1, "message": "halo", "author": "Inspektorat"}}]
     old_console = server.console_signing
-    new_console = nacl.signing.SigningKey.generate()
+    new_console = keytypes.new_signing_key()
     new_verify = tmp_path / "new-console.pub"
     write_public_key(new_verify, verify_public_key(new_console))
 

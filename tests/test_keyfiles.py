@@ -9,13 +9,11 @@ import stat
 from pathlib import Path
 from typing import Any
 
-import nacl.public
-import nacl.signing
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keys import keyfiles, passbox
+from keys import keyfiles, keytypes, passbox
 from keys.errors import KeyFileError, WrongPassphrase
 from keys.keyfiles import KdfParams, PublicKey
 
@@ -28,11 +26,11 @@ kinds = st.sampled_from(["recipient", "verify"])
 
 
 def recipient_key() -> PublicKey:
-    return keyfiles.recipient_public_key(nacl.public.PrivateKey(RECIPIENT_SECRET))
+    return keyfiles.recipient_public_key(keytypes.recipient_identity(RECIPIENT_SECRET))
 
 
 def verify_key() -> PublicKey:
-    return keyfiles.verify_public_key(nacl.signing.SigningKey(SIGNING_SEED))
+    return keyfiles.verify_public_key(keytypes.signing_key(SIGNING_SEED))
 
 
 # --- public keys ------------------------------------------------------------------------------
@@ -56,10 +54,10 @@ def test_public_key_files_round_trip(tmp_path: Path) -> None:
         assert path.read_text() == key.to_line() + "\n"
         assert keyfiles.read_public_key(path, key.kind) == key
     assert keyfiles.read_public_key(tmp_path / "key0.pub", "recipient").as_recipient() == (
-        nacl.public.PrivateKey(RECIPIENT_SECRET).public_key
+        keytypes.recipient_identity(RECIPIENT_SECRET).public_key
     )
     assert keyfiles.read_public_key(tmp_path / "key1.pub", "verify").as_verify_key() == (
-        nacl.signing.SigningKey(SIGNING_SEED).verify_key
+        keytypes.signing_key(SIGNING_SEED).verify_key
     )
 
 
@@ -246,7 +244,9 @@ def _b64_flip(value: str) -> str:
     return base64.b64encode(bytes(raw)).decode()
 
 
-OTHER_RECIPIENT_LINE = keyfiles.recipient_public_key(nacl.public.PrivateKey(bytes(32))).to_line()
+OTHER_RECIPIENT_LINE = keyfiles.recipient_public_key(
+    keytypes.recipient_identity(bytes(32))
+).to_line()
 
 
 @pytest.mark.parametrize(
@@ -425,7 +425,7 @@ def test_passbox_secret_size_limit() -> None:
 def test_unprotected_key_is_refused_when_a_passphrase_is_expected(tmp_path: Path) -> None:
     # Someone with write access swaps an unprotected key of their own for the protected one.
     swapped = tmp_path / "swapped.key"
-    secret = bytes(nacl.public.PrivateKey.generate())
+    secret = bytes(keytypes.new_recipient_identity())
     keyfiles.write_secret_key(swapped, "x25519-recipient", secret, None)
     with pytest.raises(KeyFileError, match="not protected by a passphrase"):
         keyfiles.read_secret_key(swapped, "x25519-recipient", b"the real passphrase")

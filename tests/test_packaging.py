@@ -16,16 +16,16 @@ REPO = Path(__file__).resolve().parent.parent
 PROBE = r"""
 import sys, tempfile
 from pathlib import Path
-import nacl.public, nacl.signing
 from keys.keyfiles import recipient_public_key, verify_public_key
+from keys.keytypes import new_recipient_identity, new_signing_key
 from dropbox import instance
 from dropbox.app import create_app, TEMPLATES
 from dropbox.service import DropBox
 from journalist_console import web
 assert not str(TEMPLATES).startswith(sys.argv[1]), TEMPLATES      # not the checkout
 data = Path(tempfile.mkdtemp()) / "data"
-box = DropBox(instance.create(data, [recipient_public_key(nacl.public.PrivateKey.generate())],
-                              [verify_public_key(nacl.signing.SigningKey.generate())]))
+box = DropBox(instance.create(data, [recipient_public_key(new_recipient_identity())],
+                              [verify_public_key(new_signing_key())]))
 box.setup()
 client = create_app(box).test_client()
 page = client.get("/").get_data(as_text=True)
@@ -33,6 +33,8 @@ assert "Laporkan" in page, page[:300]                               # Indonesian
 assert client.get("/static/style.css").status_code == 200
 assert 'id="codename"' in client.get("/generate").get_data(as_text=True)   # word list
 assert (web.TEMPLATES / "base.html").is_file() and (web.STATIC / "console.css").is_file()
+from journalist_console.web.app import TRANSLATIONS                  # the console's catalog
+assert (TRANSLATIONS / "id" / "LC_MESSAGES" / "messages.mo").is_file(), TRANSLATIONS
 print("ok")
 """
 

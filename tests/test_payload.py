@@ -7,17 +7,16 @@ import json
 import struct
 from typing import Any
 
-import nacl.public
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keys import envelope, payload
+from keys import envelope, keytypes, payload
 from keys.encoding import canonical_json
 from keys.errors import ChunkTampered, EnvelopeError, PayloadError
 
-A = nacl.public.PrivateKey(bytes([1]) * 32)
-B = nacl.public.PrivateKey(bytes([2]) * 32)
+A = keytypes.recipient_identity(bytes([1]) * 32)
+B = keytypes.recipient_identity(bytes([2]) * 32)
 RECIPIENTS = [A.public_key, B.public_key]
 CHUNK = envelope.CHUNK_SIZE
 

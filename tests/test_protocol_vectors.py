@@ -21,6 +21,7 @@ import nacl.signing
 import pytest
 
 from keys import bundle, codename, envelope, keyfiles, passbox, payload, records, signing
+from keys.documents import FollowupDocument, ReplyDocument, ReportDocument, StatusDocument
 from keys.encoding import canonical_json
 from keys.errors import CodenameError
 
@@ -296,11 +297,32 @@ def test_bundle_vector(tmp_path: Path) -> None:
     records.check_server_body(verified.manifest, set(verified.items))
 
 
+DOCUMENT_KINDS = {
+    "report": ReportDocument,
+    "followup": FollowupDocument,
+    "reply": ReplyDocument,
+    "status": StatusDocument,
+}
+
+
+@pytest.mark.parametrize("case", vector("documents")["documents"], ids=lambda c: c["kind"])
+def test_content_document_vectors(case: dict[str, Any]) -> None:
+    kind = DOCUMENT_KINDS[case["kind"]]
+    document = kind(**case["members"])
+    assert kind.KIND == case["kind"]
+    # Written canonically, byte for byte; read back from those bytes...
+    assert document.to_bytes().decode("ascii") == case["canonical"]
+    assert hashlib.sha256(document.to_bytes()).hexdigest() == case["sha256"]
+    assert kind.from_bytes(case["canonical"].encode("ascii")) == document
+    # ...and from what the server wrote before it wrote canonical JSON.
+    assert kind.from_bytes(bytes.fromhex(case["legacy_hex"])) == document
+
+
 # --- the vector files and the document ------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "name", ["keyfiles", "envelope", "signing", "codename", "records", "bundle"]
+    "name", ["keyfiles", "envelope", "signing", "codename", "records", "bundle", "documents"]
 )
 def test_deterministic_vector_files_are_current(name: str) -> None:
     """Recomputing from the spec gives exactly the committed file (word lists: see above)."""

@@ -8,7 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from babel.support import Translations
 
+from dropbox import labels as site_labels
+from dropbox.i18n import TRANSLATIONS as SITE_TRANSLATIONS
+from journalist_console import labels as console_labels
+from journalist_console.web.app import TRANSLATIONS as CONSOLE_TRANSLATIONS
 from keys import records
 from keys.records import RecordError
 
@@ -130,8 +135,16 @@ def test_statuses_and_categories_are_the_documented_ones() -> None:
     ]  # fmt: skip
     assert set(records.RELATIONS) == {"employee", "public"}
     assert records.FINAL_STATUSES <= set(records.STATUSES)
-    for labels in (*records.STATUSES.values(), *records.CATEGORIES.values()):
-        assert len(labels) == 2 and all(labels)
+    # What people read for them, in both languages, on both sides (each interface's catalog).
+    for labels in (console_labels, site_labels):
+        assert set(labels.STATUS_LABELS) == set(records.STATUSES)
+        assert set(labels.CATEGORY_LABELS) == set(records.CATEGORIES)
+        assert set(labels.RELATION_LABELS) == set(records.RELATIONS)
+    named = [*console_labels.STATUS_LABELS.values(), *console_labels.CATEGORY_LABELS.values()]
+    for directory in (SITE_TRANSLATIONS, CONSOLE_TRANSLATIONS):
+        indonesian = Translations.load(str(directory), ["id"]).ugettext
+        for label in named:
+            assert str(label) and indonesian(label.msgid) not in ("", label.msgid)
 
 
 def test_ids_and_days() -> None:

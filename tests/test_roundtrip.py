@@ -1,4 +1,4 @@
-"""Server → console → server through the real CLIs (issues 4 and 10).
+"""Server → console → server through the real CLIs: bundles both ways, and retention on both sides.
 
 A report filed on the site reaches the console by `dropbox export` / `journalist-console import`;
 a reply and a status written on the console reach the reporter's /lookup page by
@@ -13,13 +13,13 @@ import json
 from pathlib import Path
 
 import pytest
-from server_support import followup_action, login, new_source, submit_report
 
 from dropbox import instance as instance_module
 from dropbox.app import create_app
 from dropbox.cli import main as dropbox_main
 from dropbox.service import DropBox
 from journalist_console.cli import main as console_main
+from support.pages import followup_action, login, new_source, submit_report
 
 PASSPHRASE = "correct horse battery staple kopi"
 

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from server_support import make_server
+
+from support.instances import MiB, make_site
 
 SERVE = [sys.executable, "-m", "dropbox.cli", "serve", "--port", "0"]
 
@@ -20,7 +21,7 @@ def serve(data: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_refuses_a_data_directory_readable_by_others(tmp_path: Path) -> None:
-    server = make_server(tmp_path)
+    server = make_site(tmp_path, upload_limit=64 * MiB)
     server.data.chmod(0o755)
     result = serve(server.data, tmp_path)
     assert result.returncode == 1
@@ -29,7 +30,7 @@ def test_refuses_a_data_directory_readable_by_others(tmp_path: Path) -> None:
 
 
 def test_refuses_a_readable_database_key(tmp_path: Path) -> None:
-    server = make_server(tmp_path)
+    server = make_site(tmp_path, upload_limit=64 * MiB)
     (server.data / "db.key").chmod(0o644)
     result = serve(server.data, tmp_path)
     assert result.returncode == 1 and "db.key" in result.stderr
@@ -37,7 +38,7 @@ def test_refuses_a_readable_database_key(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("damage", ["checksum", "wrong-type", "none"])
 def test_refuses_missing_or_invalid_recipient_keys(tmp_path: Path, damage: str) -> None:
-    server = make_server(tmp_path)
+    server = make_site(tmp_path, upload_limit=64 * MiB)
     config_path = server.data / "config.json"
     config = json.loads(config_path.read_text())
     line = config["recipients"][0]

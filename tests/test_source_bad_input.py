@@ -1,6 +1,6 @@
-"""Every bad input of issue 3 through the Flask test client: each gets a clear page or message in
-the page's language and leaves nothing half-stored (same item files, same rows, pending empty).
-"""
+"""Every bad input a reporter can send, through the Flask test client: each gets a clear page or
+message in the page's language and leaves nothing half-stored (same item files, same rows, pending
+empty)."""
 
 from __future__ import annotations
 
@@ -9,30 +9,26 @@ import secrets
 from pathlib import Path
 
 import pytest
-from source_support import (
-    FlaskAgent,
-    MiB,
-    Report,
-    Reporter,
-    Response,
-    Site,
-    assert_in_language,
-    confirm_words,
-    form_action,
-    import_responses,
-    make_site,
-    marker,
-    notices,
-    page_lang,
-    reply_item,
-    shown_text,
-    tr,
-    tr_plural,
-)
 
 from dropbox.app import FORM_OVERHEAD_BYTES
 from dropbox.forms import TEXT_LIMITS
 from dropbox.service import DropBox, EncryptedUpload
+from support.bundles import Response, import_responses, reply_item
+from support.http import FlaskAgent
+from support.instances import MiB, Site, make_site
+from support.pages import (
+    Report,
+    Reporter,
+    assert_in_language,
+    confirm_words,
+    form_action,
+    marker,
+    notices,
+    page_lang,
+    shown_text,
+    tr,
+    tr_plural,
+)
 
 BAD_REQUEST = "The request could not be understood. Please go back and try again."
 TICKET_REFUSED = (
@@ -66,11 +62,6 @@ FILES_KEPT = (
 )
 LANGS = ("id", "en")
 ONE_MIB = re.compile(r"1(?:[.,]0)? ?MiB|1(?:[.,]0)? ?MB|1 ?048 ?576 ?(?:bytes|B)")
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Site:
-    return make_site(tmp_path)
 
 
 def started(site: Site, lang: str) -> Reporter:

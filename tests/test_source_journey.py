@@ -1,4 +1,4 @@
-"""The reporter's whole journey through the Flask test client (issue 3, "Done when").
+"""The reporter's whole journey through the Flask test client, end to end.
 
 generate -> confirm (two words typed back) -> create -> submit with two attachments (one over
 1 MiB) -> redirect to the thank-you page with a register number -> logout (redirect to a page) ->
@@ -13,34 +13,15 @@ import re
 import secrets
 from pathlib import Path
 
-import nacl.public
 import pytest
-from source_support import (
-    REGNO_RE,
-    FlaskAgent,
-    MiB,
-    Report,
-    Reporter,
-    Response,
-    Site,
-    assert_in_language,
-    import_responses,
-    make_site,
-    marker,
-    notices,
-    page_lang,
-    reply_item,
-    status_item,
-)
 
-from keys import payload
+from keys import keytypes, payload
 from keys.codename import wordlist
 from keys.records import normalize_regno
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Site:
-    return make_site(tmp_path)
+from support.bundles import Response, import_responses, reply_item, status_item
+from support.http import FlaskAgent
+from support.instances import MiB, Site, make_site
+from support.pages import REGNO_RE, Report, Reporter, assert_in_language, marker, notices, page_lang
 
 
 def test_whole_journey(site: Site, tmp_path: Path) -> None:
@@ -200,7 +181,7 @@ def test_statuses_in_both_languages_and_unreadable_response(site: Site, tmp_path
             payload.seal_bytes(
                 {"kind": "reply"},
                 b'{"v":1,"message":"secret"}',
-                [nacl.public.PrivateKey.generate().public_key],
+                [keytypes.new_recipient_identity().public_key],
             ),
         ),
     ]

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from server_support import FAST_KDF, hidden, make_server, new_source
 
 from dropbox.sessions import COOKIE_NAME
 from keys.codename import CodenameDeriver
 from keys.errors import KdfBusy
+from support.instances import CODENAME_KDF, MiB, make_site
+from support.pages import hidden, new_source
 
 
 class HeldDeriver(CodenameDeriver):
@@ -40,7 +41,7 @@ def test_a_flood_is_refused_at_once_instead_of_queueing() -> None:
     # One slot, nobody may wait: with the slot held, another check is refused by the admission
     # gate (not after the 10 s slot wait), so server threads never pile up behind the KDF.
     deriver = HeldDeriver(b"l" * 32, b"k" * 32, max_concurrent=1, wait_seconds=10.0,
-                          params=FAST_KDF, max_waiting=0)
+                          params=CODENAME_KDF, max_waiting=0)
     holder = _hold_the_only_slot(deriver)
     try:
         with pytest.raises(KdfBusy, match="waiting"):
@@ -52,14 +53,14 @@ def test_a_flood_is_refused_at_once_instead_of_queueing() -> None:
 
 
 def test_busy_login_gets_a_503_page_with_retry_after(tmp_path: Path) -> None:
-    server = make_server(tmp_path)
-    codename = new_source(server.client)
+    server = make_site(tmp_path, upload_limit=64 * MiB)
+    codename = new_source(server.flask)
     deriver = HeldDeriver(*server.box.instance.codename_salts(), max_concurrent=1,
-                          wait_seconds=10.0, params=FAST_KDF, max_waiting=0)
+                          wait_seconds=10.0, params=CODENAME_KDF, max_waiting=0)
     server.box.deriver = deriver
     holder = _hold_the_only_slot(deriver)
     try:
-        client = server.client.application.test_client()
+        client = server.flask.application.test_client()
         page = client.get("/login").get_data(as_text=True)
         response = client.post("/login", data={"token": hidden(page, "token"),
                                                "codename": codename})
@@ -96,14 +97,14 @@ def test_visitors_who_are_not_logged_in_have_no_session(tmp_path: Path) -> None:
     """Issue 15 item 8 reversed the anonymous sessions this test used to age out faster: a
     visitor who is not logged in has no server-side session at all (the pending codename lives
     sealed in the page, the language in its own cookie). Only a login makes one."""
-    server = make_server(tmp_path)
-    store = server.client.application.session_interface.store
-    codename = new_source(server.client)  # logged in
+    server = make_site(tmp_path, upload_limit=64 * MiB)
+    store = server.flask.application.session_interface.store
+    codename = new_source(server.flask)  # logged in
     assert len(store) == 1
-    visitor = server.client.application.test_client()
+    visitor = server.flask.application.test_client()
     _visit_without_logging_in(visitor, codename)
     assert len(store) == 1
-    assert server.client.get("/lookup").status_code == 200  # the source is still logged in
+    assert server.flask.get("/lookup").status_code == 200  # the source is still logged in
     # A login is what makes the second one.
     login = visitor.get("/login").get_data(as_text=True)
     assert visitor.post("/login", data={"token": hidden(login, "token"),
@@ -112,23 +113,23 @@ def test_visitors_who_are_not_logged_in_have_no_session(tmp_path: Path) -> None:
 
 
 def test_a_flood_of_page_views_cannot_grow_the_session_store(tmp_path: Path) -> None:
-    server = make_server(tmp_path)
-    store = server.client.application.session_interface.store
+    server = make_site(tmp_path, upload_limit=64 * MiB)
+    store = server.flask.application.session_interface.store
     store.max_sessions = 4
-    codename = new_source(server.client)  # a logged-in source must survive the flood
+    codename = new_source(server.flask)  # a logged-in source must survive the flood
     for _ in range(20):
-        _visit_without_logging_in(server.client.application.test_client(), codename)
+        _visit_without_logging_in(server.flask.application.test_client(), codename)
     assert len(store) == 1
-    assert server.client.get("/lookup").status_code == 200
+    assert server.flask.get("/lookup").status_code == 200
 
 
 def test_logged_in_sessions_are_bounded_least_recently_used_first(tmp_path: Path) -> None:
     """Only logins make sessions, and each costs a codename derivation; still, the store is
     bounded: when it is full, the least recently active session goes."""
-    server = make_server(tmp_path)
-    store = server.client.application.session_interface.store
+    server = make_site(tmp_path, upload_limit=64 * MiB)
+    store = server.flask.application.session_interface.store
     store.max_sessions = 3
-    clients = [server.client.application.test_client() for _ in range(4)]
+    clients = [server.flask.application.test_client() for _ in range(4)]
     for client in clients[:3]:
         new_source(client)
     assert clients[0].get("/lookup").status_code == 200  # the first is active again

@@ -10,37 +10,31 @@ import re
 import secrets
 from pathlib import Path
 
-import nacl.public
-import nacl.signing
 import pytest
 from flask import abort
-from source_support import (
-    FlaskAgent,
-    Report,
-    Reporter,
-    Resp,
-    Response,
-    Site,
-    assert_in_language,
-    confirm_words,
-    import_responses,
-    make_site,
-    page_problems,
-    reply_item,
-    security_header_problems,
-    status_item,
-)
 
 from dropbox import instance as inst
 from dropbox.app import ERROR_CODES, STATIC, create_app
 from dropbox.service import DropBox
 from dropbox.sessions import COOKIE_NAME
+from keys import keytypes
 from keys.keyfiles import recipient_public_key, verify_public_key
+from support.bundles import Response, import_responses, reply_item, status_item
+from support.http import FlaskAgent, Resp
+from support.instances import Site, make_site
+from support.pages import (
+    Report,
+    Reporter,
+    assert_in_language,
+    confirm_words,
+    page_problems,
+    security_header_problems,
+)
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Site:
-    site = make_site(tmp_path)
+def site(site: Site) -> Site:
+    """conftest's site, plus a test-only route"""
     # A test-only route to render every friendly error page (registered before any request).
     site.app.add_url_rule("/_test/abort/<int:code>", "test_abort", lambda code: abort(code))
     return site
@@ -367,11 +361,11 @@ def test_metadata(tmp_path: Path) -> None:
 
 
 def test_metadata_lists_every_recipient(tmp_path: Path) -> None:
-    keys = [nacl.public.PrivateKey.generate() for _ in range(3)]
+    keys = [keytypes.new_recipient_identity() for _ in range(3)]
     instance = inst.create(
         tmp_path / "d",
         [recipient_public_key(key) for key in keys],
-        [verify_public_key(nacl.signing.SigningKey.generate())],
+        [verify_public_key(keytypes.new_signing_key())],
     )
     box = DropBox(instance)
     box.setup()

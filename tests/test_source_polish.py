@@ -9,30 +9,24 @@ import datetime as dt
 import re
 from pathlib import Path
 
-import pytest
 from babel.messages.pofile import read_po
-from source_support import (
-    Report,
-    Reporter,
-    Response,
-    Site,
-    element_text,
-    import_responses,
-    make_site,
-    notices,
-    reply_item,
-)
+from flask import g
 
 from dropbox import forms
-from keys.records import CATEGORIES, STATUSES
+from dropbox.labels import CATEGORY_LABELS, STATUS_LABELS
+from support.bundles import Response, import_responses, reply_item
+from support.instances import Site, make_site
+from support.pages import Report, Reporter, element_text, notices
 
 REPO = Path(__file__).resolve().parent.parent
 PO = REPO / "dropbox" / "translations" / "id" / "LC_MESSAGES" / "messages.po"
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Site:
-    return make_site(tmp_path)
+def label(site: Site, text: object, lang: str) -> str:
+    """A label of dropbox/labels.py as the site's pages show it in `lang`."""
+    with site.app.test_request_context("/"):
+        g.lang = lang
+        return str(text)
 
 
 def started(site: Site, lang: str | None = None) -> Reporter:
@@ -71,10 +65,10 @@ def test_each_report_card_shows_its_category_and_day(site: Site) -> None:
     page = reporter.lookup().text
     day = dt.date.today()
     for category in ("bribery", "procurement_fraud"):
-        assert CATEGORIES[category][0] in page
+        assert label(site, CATEGORY_LABELS[category], "id") in page
     assert page.count(f'datetime="{day.isoformat()}"') >= 2
     english = reporter.agent.get("/lookup?lang=en").text
-    assert CATEGORIES["bribery"][1] in english
+    assert label(site, CATEGORY_LABELS["bribery"], "en") in english
 
 
 # -- 2. the language link keeps the page's state --------------------------------------------------
@@ -279,7 +273,7 @@ def test_a_logged_in_reporters_new_report_keeps_their_codename(site: Site) -> No
 # -- 7. one vocabulary ----------------------------------------------------------------------------
 
 
-def test_one_indonesian_vocabulary() -> None:
+def test_one_indonesian_vocabulary(site: Site) -> None:
     """The seed's "nomor register", "pemeriksa" for the inspectorate's staff, and no
     criminal-procedure "penyelidikan" for the inspectorate's own examination."""
     with PO.open("rb") as handle:
@@ -293,4 +287,4 @@ def test_one_indonesian_vocabulary() -> None:
     assert "penyelidik" not in translated
     assert "nomor register" in translated
     assert "pemeriksa" in translated
-    assert STATUSES["investigating"][0] == "Dalam pemeriksaan"
+    assert label(site, STATUS_LABELS["investigating"], "id") == "Dalam pemeriksaan"

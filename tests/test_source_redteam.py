@@ -21,29 +21,19 @@ from pathlib import Path
 
 import pytest
 from flask import Response
-from source_support import (
-    DROPBOX_CLI,
-    FlaskAgent,
-    Report,
-    Reporter,
-    Site,
-    make_site,
-    notices,
-)
 
 from dropbox import instance as instance_module
 from dropbox.maintenance import maintain
 from dropbox.service import DropBox
 from dropbox.sessions import COOKIE_NAME
 from keys import tokens
+from support.http import FlaskAgent
+from support.instances import Site, make_site
+from support.pages import Report, Reporter, notices
+from support.processes import DROPBOX_CLI
 
 REPO = Path(__file__).resolve().parent.parent
 ONION = "a" * 56 + ".onion"
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Site:
-    return make_site(tmp_path)
 
 
 def logged_in_reporter(site: Site) -> tuple[FlaskAgent, Reporter]:

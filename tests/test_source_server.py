@@ -1,5 +1,5 @@
 """The source site on a real waitress server (`dropbox serve` in a subprocess on 127.0.0.1, with
-its spill directory on /dev/shm): the whole journey, headers (no Server header), bad input, the
+its spill directory on /dev/shm): the whole journey, headers (no RealServer header), bad input, the
 request-body limit, the upload spill staying in RAM, and nothing in clear on disk or in the logs.
 """
 
@@ -15,53 +15,47 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from source_support import (
-    DROPBOX_CLI,
-    HttpAgent,
-    MiB,
-    Report,
-    Reporter,
-    Resp,
-    Response,
-    Server,
-    Site,
-    assert_in_language,
-    codename_variants,
-    encode_multipart,
-    grep_tree,
-    import_responses_cli,
-    make_site,
-    marker,
-    new_spill_dir,
-    notices,
-    page_problems,
-    process_fd_targets,
-    reply_item,
-    running_server,
-    security_header_problems,
-    status_item,
-    write_key_files,
-)
 
 from dropbox.sessions import COOKIE_NAME
+from support.bundles import Response, import_responses_cli, reply_item, status_item
+from support.http import HttpAgent, Resp, encode_multipart
+from support.inspection import grep_tree
+from support.instances import MiB, Site, make_site, write_key_files
+from support.pages import (
+    Report,
+    Reporter,
+    assert_in_language,
+    codename_variants,
+    marker,
+    notices,
+    page_problems,
+    security_header_problems,
+)
+from support.processes import (
+    DROPBOX_CLI,
+    RealServer,
+    new_spill_dir,
+    process_fd_targets,
+    real_server,
+)
 
 pytestmark = pytest.mark.slow
 PUBLIC_HOST = "0.0.0.0"  # noqa: S104 (the server must refuse to bind it)
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Server]]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, RealServer]]:
     base = tmp_path_factory.mktemp("live")
     site = make_site(base, with_app=False, fast_kdf=False)
-    with running_server(site.data_dir, base / "logs") as server:
+    with real_server(site.data_dir, base / "logs") as server:
         yield site, server
 
 
 @pytest.fixture(scope="module")
-def small_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Server]]:
+def small_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, RealServer]]:
     base = tmp_path_factory.mktemp("small")
     site = make_site(base, with_app=False, upload_limit=MiB)
-    with running_server(site.data_dir, base / "logs") as server:
+    with real_server(site.data_dir, base / "logs") as server:
         yield site, server
 
 
@@ -83,7 +77,7 @@ def check_responses(history: list[Resp]) -> None:
             assert "HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie
 
 
-def test_whole_journey_on_waitress(live: tuple[Site, Server], tmp_path: Path) -> None:
+def test_whole_journey_on_waitress(live: tuple[Site, RealServer], tmp_path: Path) -> None:
     site, server = live
     agent = server.agent()
     reporter = Reporter(agent)
@@ -156,7 +150,7 @@ def test_whole_journey_on_waitress(live: tuple[Site, Server], tmp_path: Path) ->
         if not resp.path.startswith("/generate"):
             assert codename not in resp.text
     # The logs hold none of it.
-    logs = server.logs()
+    logs = server.log_bytes()
     for secret in [what, small[0], large[0], regno, *codename_variants(codename)]:
         assert secret.encode() not in logs, secret
 
@@ -190,7 +184,7 @@ def _raw_request(port: int, head: bytes, parts: list[bytes], between=None) -> Re
 
 
 def test_upload_spill_stays_in_tmpfs_and_nothing_reaches_the_disk(
-    live: tuple[Site, Server],
+    live: tuple[Site, RealServer],
 ) -> None:
     site, server = live
     agent = server.agent()
@@ -217,7 +211,7 @@ def test_upload_spill_stays_in_tmpfs_and_nothing_reaches_the_disk(
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             targets = process_fd_targets(server.process.pid)
-            spilled = [t for t in targets if t.startswith(str(server.spill_dir))]
+            spilled = [t for t in targets if t.startswith(str(server.spill))]
             if spilled:
                 seen.extend(targets)
                 return
@@ -229,24 +223,24 @@ def test_upload_spill_stays_in_tmpfs_and_nothing_reaches_the_disk(
     assert re.search(r'id="regno">WBS-', agent.get("/thanks").text)
     # While the body was half received, waitress had spilled it to a file in the spill dir (on
     # tmpfs), and to no other temporary file.
-    assert any(t.startswith(str(server.spill_dir)) for t in seen), seen
+    assert any(t.startswith(str(server.spill)) for t in seen), seen
     deleted_elsewhere = [
-        t for t in seen if t.endswith("(deleted)") and not t.startswith(str(server.spill_dir))
+        t for t in seen if t.endswith("(deleted)") and not t.startswith(str(server.spill))
     ]
     assert deleted_elsewhere == [], deleted_elsewhere
     secrets_ = [*report.fields().values(), tag, filename, *codename_variants(codename)]
     secrets_ = [s for s in secrets_ if len(s) > 12]
     assert grep_tree(site.data_dir, secrets_) == []
-    assert grep_tree(server.spill_dir, secrets_) == []
+    assert grep_tree(server.spill, secrets_) == []
     assert site.pending() == []
     for secret in secrets_:
         assert secret not in site.dump_db()
-        assert secret.encode() not in server.logs()
+        assert secret.encode() not in server.log_bytes()
     opened = [c for m, c in site.decrypt_items().values() if m.get("name") == filename]
     assert opened == [content]
 
 
-def test_bad_input_and_headers_on_waitress(live: tuple[Site, Server]) -> None:
+def test_bad_input_and_headers_on_waitress(live: tuple[Site, RealServer]) -> None:
     site, server = live
     agent = server.agent()
     before = site.snapshot()
@@ -275,11 +269,11 @@ def test_bad_input_and_headers_on_waitress(live: tuple[Site, Server]) -> None:
         assert metadata.status == 200 and '"upload_limit_bytes"' in metadata.text
     check_responses(agent.history)
     for resp in agent.history:
-        assert resp.header("Server") is None
+        assert resp.header("RealServer") is None
     site.assert_unchanged(before)
 
 
-def _oversized_head(server: Server, length: int) -> bytes:
+def _oversized_head(server: RealServer, length: int) -> bytes:
     return (
         f"POST /submit HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
         "Content-Type: multipart/form-data; boundary=b\r\n"
@@ -287,7 +281,7 @@ def _oversized_head(server: Server, length: int) -> bytes:
     ).encode()
 
 
-def test_body_over_limit_refused_by_waitress(small_live: tuple[Site, Server]) -> None:
+def test_body_over_limit_refused_by_waitress(small_live: tuple[Site, RealServer]) -> None:
     site, server = small_live
     before = site.snapshot()
     resp = _raw_request(server.port, _oversized_head(server, 4 * MiB), [b"--b\r\n" + b"a" * 4096])
@@ -305,7 +299,7 @@ def test_body_over_limit_refused_by_waitress(small_live: tuple[Site, Server]) ->
     assert server.process.poll() is None
 
 
-def test_waitress_413_is_the_friendly_page(small_live: tuple[Site, Server]) -> None:
+def test_waitress_413_is_the_friendly_page(small_live: tuple[Site, RealServer]) -> None:
     _site, server = small_live
     resp = _raw_request(server.port, _oversized_head(server, 4 * MiB), [b"--b\r\n"])
     assert resp.status == 413
@@ -408,11 +402,11 @@ def test_serve_refuses_unsafe_spill_dir_and_public_bind(tmp_path: Path) -> None:
         link.unlink(missing_ok=True)
 
 
-def test_http_agent_sees_no_server_header(live: tuple[Site, Server]) -> None:
+def test_http_agent_sees_no_server_header(live: tuple[Site, RealServer]) -> None:
     _site, server = live
     agent = HttpAgent(server.port)
     for path in ("/", "/generate", "/login", "/nowhere", "/static/style.css", "/robots.txt"):
         resp = agent.get(path)
-        assert resp.header("Server") is None, path
+        assert resp.header("RealServer") is None, path
         assert resp.header("X-Powered-By") is None
         assert resp.header("Via") is None

@@ -1,4 +1,4 @@
-"""What the server stores (issue 3, "Storage" and "Done when"): only the inspectorate keys decrypt
+"""What the server stores: only the inspectorate keys decrypt
 it; no plaintext, codename or file name anywhere under the data directory or in the database; file
 times tell only the day; uploads are encrypted while they stream in (no plaintext temp file).
 """
@@ -13,38 +13,21 @@ import secrets
 import tempfile
 from pathlib import Path
 
-import nacl.public
-import nacl.signing
 import pytest
-from source_support import (
-    FAST_KDF,
-    FlaskAgent,
-    MiB,
-    Report,
-    Reporter,
-    Response,
-    Site,
-    codename_variants,
-    grep_tree,
-    import_responses,
-    make_site,
-    marker,
-    reply_item,
-)
 
 from dropbox import instance as inst
 from dropbox.app import create_app
 from dropbox.service import DropBox
 from dropbox.store import coarsen_times
-from keys import payload
+from keys import keytypes, payload
 from keys.codename import CodenameDeriver
 from keys.errors import NotARecipient
 from keys.keyfiles import recipient_public_key, verify_public_key
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Site:
-    return make_site(tmp_path)
+from support.bundles import Response, import_responses, reply_item
+from support.http import FlaskAgent
+from support.inspection import grep_tree
+from support.instances import CODENAME_KDF, MiB, Site
+from support.pages import Report, Reporter, codename_variants, marker
 
 
 def marked_report() -> Report:
@@ -113,14 +96,14 @@ def test_only_the_inspectorate_key_decrypts_what_was_stored(site: Site) -> None:
     # the codename), and anything the server holds on disk used as if it were a key.
     source_key = site.box.derive(codename).private_key
     held = [
-        nacl.public.PrivateKey(site.instance.db_key()),
-        nacl.public.PrivateKey(bytes(site.instance.signing_key())),
+        keytypes.recipient_identity(site.instance.db_key()),
+        keytypes.recipient_identity(bytes(site.instance.signing_key())),
         *(
-            nacl.public.PrivateKey(salt[:32].ljust(32, b"\0"))
+            keytypes.recipient_identity(salt[:32].ljust(32, b"\0"))
             for salt in site.instance.codename_salts()
         ),
     ]
-    for identity in [nacl.public.PrivateKey.generate(), source_key, *held]:
+    for identity in [keytypes.new_recipient_identity(), source_key, *held]:
         for path in site.items():
             with pytest.raises(NotARecipient):
                 payload.open_bytes(path.read_bytes(), [identity])
@@ -129,20 +112,20 @@ def test_only_the_inspectorate_key_decrypts_what_was_stored(site: Site) -> None:
 
 
 def test_every_recipient_key_alone_decrypts(tmp_path: Path) -> None:
-    keys = [nacl.public.PrivateKey.generate() for _ in range(3)]
+    keys = [keytypes.new_recipient_identity() for _ in range(3)]
     instance = inst.create(
         tmp_path / "data",
         [recipient_public_key(key) for key in keys],
-        [verify_public_key(nacl.signing.SigningKey.generate())],
+        [verify_public_key(keytypes.new_signing_key())],
     )
-    box = DropBox(instance, CodenameDeriver(*instance.codename_salts(), params=FAST_KDF))
+    box = DropBox(instance, CodenameDeriver(*instance.codename_salts(), params=CODENAME_KDF))
     box.setup()
     site = Site(
         instance.data_dir,
         instance,
         box,
         keys[0],
-        nacl.signing.SigningKey.generate(),
+        keytypes.new_signing_key(),
         create_app(box),
     )
     reporter = Reporter(FlaskAgent(site.app))
@@ -267,7 +250,7 @@ def test_files_kept_for_a_corrected_form_are_envelopes_only(site: Site) -> None:
         sink = io.BytesIO()
         meta, _size = payload.read_payload(handle, [site.recipient], sink)
     assert meta["name"] == kept[0] and sink.getvalue() == kept[1]
-    for identity in (nacl.public.PrivateKey.generate(), site.box.derive(codename).private_key):
+    for identity in (keytypes.new_recipient_identity(), site.box.derive(codename).private_key):
         with waiting[0].open("rb") as handle, pytest.raises(NotARecipient):
             payload.read_payload(handle, [identity], io.BytesIO())
 

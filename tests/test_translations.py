@@ -21,8 +21,6 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import nacl.public
-import nacl.signing
 import pytest
 from babel.messages import frontend
 from babel.messages.catalog import Catalog, Message
@@ -31,13 +29,14 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po, write_po
 from flask import Flask
 from flask.testing import FlaskClient
-from server_support import form_action, new_source
 
 from dropbox import instance as inst
 from dropbox.app import create_app
 from dropbox.service import DropBox
+from keys import keytypes
 from keys.codename import CodenameDeriver, CodenameKdfParams
 from keys.keyfiles import recipient_public_key, verify_public_key
+from support.pages import form_action, new_source
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BABEL_CFG = REPO_ROOT / "babel.cfg"
@@ -290,8 +289,8 @@ def test_script_rejects_unknown_commands() -> None:
 def app(tmp_path: Path) -> Iterator[Flask]:
     instance = inst.create(
         tmp_path / "data",
-        [recipient_public_key(nacl.public.PrivateKey.generate())],
-        [verify_public_key(nacl.signing.SigningKey.generate())],
+        [recipient_public_key(keytypes.new_recipient_identity())],
+        [verify_public_key(keytypes.new_signing_key())],
     )
     box = DropBox(instance, CodenameDeriver(*instance.codename_salts(), params=FAST_KDF))
     box.setup()

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from dropbox import forms
 from dropbox.i18n import current_language
+from dropbox.labels import CATEGORY_LABELS, RELATION_LABELS, STATUS_LABELS
 from dropbox.service import EncryptedUpload, SourceGone
 from dropbox.source.guards import (
     dropbox,
@@ -29,7 +30,6 @@ from dropbox.source.guards import (
 )
 from dropbox.uploads import keep, pending_uploads
 from keys import codename
-from keys.records import CATEGORIES, RELATIONS, STATUSES
 
 
 def register(routes: Blueprint) -> None:
@@ -61,8 +61,8 @@ def _report_form(
         kept=len(kept),
         limits=forms.TEXT_LIMITS,
         can_show_codename=bool(session.get("first_codename")),
-        categories=CATEGORIES,
-        relations=RELATIONS,
+        categories=CATEGORY_LABELS,
+        relations=RELATION_LABELS,
         action=url_for("source.submit_post", ticket=ticket),
         honeypot=forms.HONEYPOT_FIELD,
     )
@@ -122,8 +122,8 @@ def lookup() -> str:
     return render_template(
         "lookup.html",
         reports=reports,
-        statuses=STATUSES,
-        categories=CATEGORIES,
+        statuses=STATUS_LABELS,
+        categories=CATEGORY_LABELS,
         followup_limit=forms.FOLLOWUP_LIMIT,
         followup_forms={
             regno: (url_for("source.followup", ticket=ticket), files)

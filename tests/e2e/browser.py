@@ -1,11 +1,10 @@
-"""Helpers for the real-browser journey (issue 7): Debian's Chromium with JavaScript off, driven by
-Selenium, against the real `dropbox serve` and `journalist-console serve` processes.
+"""Helpers for the real-browser journey (JavaScript off, as on Tor Browser "Safest"): Debian's
+Chromium with JavaScript off, driven by Selenium, against the real `dropbox serve` and
+`journalist-console serve` processes.
 
 Nothing here is a pytest fixture on purpose (no conftest.py): the test module builds what it needs.
 
-* `Deployment` — a console home and a server data directory created by the two CLIs in a temporary
-  directory, the two servers as subprocesses on free 127.0.0.1 ports, and the USB-stick hops
-  (`dropbox export` → `journalist-console import`, console export → `dropbox import`).
+* `Deployment` (deployment.py) — both CLIs, both servers and the USB-stick hops.
 * `Browser` — a headless Chromium with a fresh profile, JavaScript disabled the way Tor Browser
   "Safest" does it (content setting, checked on a canary page), a dead proxy and a host resolver
   that knows only 127.0.0.1, and the performance log on. `Browser.page(step)` runs every per-page
@@ -20,52 +19,39 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import html.parser
 import http.server
 import itertools
 import json
 import os
-import re
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 # Selenium Manager must never go looking for (or download) a browser or a driver.
 os.environ["SE_OFFLINE"] = "true"
 os.environ.setdefault("SE_AVOID_STATS", "true")
 
+from deployment import CHROMEDRIVER, CHROMIUM  # noqa: E402
+from page_audit import (  # noqa: E402
+    MIN_FONT_PX,
+    MIN_TARGET_PX,
+    PAGE_BUDGET,
+    audit_html,
+    blend,
+    contrast,
+    parse_color,
+)
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = REPO / ".venv" / "bin"
-DROPBOX_CLI = VENV_BIN / "dropbox"
-CONSOLE_CLI = VENV_BIN / "journalist-console"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-PASSPHRASE = "kopi tubruk di pagi hari yang sunyi"
-
-LANDING_BUDGET = 30 * 1024  # landing page HTML + CSS, bytes as served
-PAGE_BUDGET = (
-    48 * 1024
-)  # any other page of the source site: everything the page loaded, on the wire
-MIN_FONT_PX = 12.0
-MIN_TARGET_PX = 24.0  # WCAG 2.2 SC 2.5.8, target size (minimum)
 
 DESKTOP = (1280, 900)
 PHONE = (360, 800)
@@ -102,378 +88,6 @@ CHROMIUM_FLAGS = (
 
 class E2EError(AssertionError):
     """A hard failure of a page check; the message names the step and what is wrong."""
-
-
-def missing_tools() -> list[str]:
-    """What this machine lacks to run the browser journey (empty when everything is there)."""
-    missing = []
-    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
-        if not path.exists():
-            missing.append(f"{path} (Debian package {package})")
-    for path in (DROPBOX_CLI, CONSOLE_CLI):
-        if not path.exists():
-            missing.append(f"{path} (pip install -e '.[dev]')")
-    return missing
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"server exited with {process.returncode}: {log.read_text()[-2000:]}"
-            )
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing answered on 127.0.0.1:{port} within {seconds} s")
-
-
-def stop_process(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
-
-
-# ----------------------------------------------------------------------------------------------
-# The deployment: both CLIs, both servers
-
-
-@dataclass
-class Deployment:
-    root: Path
-    home: Path = field(init=False)
-    data: Path = field(init=False)
-    passphrase_file: Path = field(init=False)
-    spill: Path = field(init=False)
-    logs: Path = field(init=False)
-    site_port: int = 0
-    console_port: int = 0
-    site: subprocess.Popen[bytes] | None = None
-    console_web: subprocess.Popen[bytes] | None = None
-    bundles: int = 0
-
-    def __post_init__(self) -> None:
-        self.home = self.root / "console"
-        self.data = self.root / "data"
-        self.logs = self.root / "logs"
-        self.logs.mkdir(parents=True)
-        self.passphrase_file = self.root / "passphrase"
-        self.passphrase_file.write_text(PASSPHRASE + "\n", encoding="utf-8")
-        self.spill = Path("/dev/shm") / f"wbs-e2e-spill-{secrets.token_hex(6)}"  # noqa: S108
-
-    # -- the CLIs ------------------------------------------------------------------------------
-    def run(self, *argv: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(arg) for arg in argv],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-            cwd=self.root,
-        )
-        if check and result.returncode != 0:
-            raise RuntimeError(
-                f"{' '.join(map(str, argv))} exited {result.returncode}:\n"
-                f"{result.stdout}\n{result.stderr}"
-            )
-        return result
-
-    def console(self, command: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
-        return self.run(
-            CONSOLE_CLI,
-            command,
-            "--home",
-            self.home,
-            "--passphrase-file",
-            self.passphrase_file,
-            *args,
-        )
-
-    def init(self) -> None:
-        self.console("init")
-        self.run(
-            DROPBOX_CLI,
-            "init",
-            "--data",
-            self.data,
-            "--recipient",
-            self.home / "inspectorate.pub",
-            "--console-key",
-            self.home / "console.pub",
-        )
-
-    def next_bundle(self, stem: str) -> Path:
-        self.bundles += 1
-        return self.root / f"{self.bundles:02d}-{stem}.bundle"
-
-    def to_console(self) -> str:
-        """`dropbox export` → USB → `journalist-console import --server-key` (console stopped)."""
-        out = self.next_bundle("server-to-console")
-        self.run(DROPBOX_CLI, "export", "--data", self.data, "--out", out)
-        return self.console("import", out, "--server-key", self.data / "server.pub").stdout
-
-    def to_server(self, bundle: Path) -> str:
-        """The console's bundle (written by its web interface) → USB → `dropbox import`."""
-        copy = self.next_bundle("console-to-server")
-        shutil.copyfile(bundle, copy)
-        return self.run(DROPBOX_CLI, "import", "--data", self.data, copy).stdout
-
-    # -- the servers ---------------------------------------------------------------------------
-    def start_site(self) -> str:
-        self.site_port = free_port()
-        log = self.logs / "dropbox-serve.log"
-        with log.open("wb") as out:
-            self.site = subprocess.Popen(
-                [
-                    str(DROPBOX_CLI),
-                    "serve",
-                    "--data",
-                    str(self.data),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.site_port),
-                    "--spill-dir",
-                    str(self.spill),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=self.logs,
-            )
-        wait_for_port(self.site_port, self.site, log, 30)
-        return self.site_url
-
-    def start_console(self) -> str:
-        self.console_port = free_port()
-        log = self.logs / "console-serve.log"
-        with log.open("wb") as out:
-            self.console_web = subprocess.Popen(
-                [
-                    str(CONSOLE_CLI),
-                    "serve",
-                    "--home",
-                    str(self.home),
-                    "--port",
-                    str(self.console_port),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=self.logs,
-            )
-        wait_for_port(self.console_port, self.console_web, log, 30)
-        return self.console_url
-
-    def stop_console(self) -> None:
-        stop_process(self.console_web)
-        self.console_web = None
-
-    @property
-    def site_url(self) -> str:
-        return f"http://127.0.0.1:{self.site_port}"
-
-    @property
-    def console_url(self) -> str:
-        return f"http://127.0.0.1:{self.console_port}"
-
-    def close(self) -> None:
-        stop_process(self.console_web)
-        stop_process(self.site)
-        shutil.rmtree(self.spill, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def deployment(root: Path) -> Iterator[Deployment]:
-    made = Deployment(root)
-    try:
-        made.init()
-        made.start_site()
-        yield made
-    finally:
-        made.close()
-
-
-# ----------------------------------------------------------------------------------------------
-# Page size, measured the plain way
-
-
-def landing_bytes(site_url: str, query: str = "") -> dict[str, int]:
-    """The landing page's HTML and every stylesheet it links, as the server sends them."""
-    sizes: dict[str, int] = {}
-    page_url = f"{site_url}/{query}"
-    with urllib.request.urlopen(page_url, timeout=10) as response:  # noqa: S310 (loopback)
-        body = response.read()
-    sizes[page_url] = len(body)
-    parser = _LinkParser()
-    parser.feed(body.decode("utf-8"))
-    for href in parser.stylesheets:
-        url = urljoin(page_url, href)
-        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
-            sizes[url] = len(response.read())
-    return sizes
-
-
-class _LinkParser(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.stylesheets: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag == "link" and "stylesheet" in (values.get("rel") or "").split():
-            self.stylesheets.append(values.get("href") or "")
-
-
-# ----------------------------------------------------------------------------------------------
-# Static checks on the DOM (stdlib html.parser)
-
-_CONTROLS = ("input", "select", "textarea")
-_UNLABELLED_TYPES = ("hidden", "submit", "reset", "button", "image")
-_EVENT_ATTR = re.compile(r"^on[a-z]+$")
-
-
-class _DomAudit(html.parser.HTMLParser):
-    """Scripts, script-ish attributes and URLs, form controls and their labels."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.problems: list[str] = []
-        self.ids: set[str] = set()
-        self.label_for: set[str] = set()
-        self.controls: list[dict[str, str]] = []  # attrs of every control that needs a label
-        self.open_labels = 0
-        self.buttons: list[dict[str, Any]] = []
-        self._button: dict[str, Any] | None = None
-        self.html_lang = ""
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {name: value or "" for name, value in attrs}
-        if "id" in values:
-            self.ids.add(values["id"])
-        if tag == "html":
-            self.html_lang = values.get("lang", "")
-        if tag in ("script", "noscript", "iframe", "object", "embed", "frame"):
-            self.problems.append(f"<{tag}> element")
-        for name, value in values.items():
-            if _EVENT_ATTR.match(name):
-                self.problems.append(f"event-handler attribute {name} on <{tag}>")
-            if name in (
-                "href",
-                "src",
-                "action",
-                "formaction",
-                "data",
-            ) and value.strip().lower().startswith(("javascript:", "data:text/html", "vbscript:")):
-                self.problems.append(f"script URL in {name} of <{tag}>")
-        if tag == "label":
-            self.open_labels += 1
-            if values.get("for"):
-                self.label_for.add(values["for"])
-        if tag in _CONTROLS:
-            kind = values.get("type", "text").lower() if tag == "input" else tag
-            if kind not in _UNLABELLED_TYPES:
-                self.controls.append({**values, "_tag": tag, "_wrapped": str(self.open_labels)})
-            if (
-                tag == "input"
-                and kind in ("submit", "button", "reset")
-                and not (values.get("value") or values.get("aria-label"))
-            ):
-                self.problems.append(f"<input type={kind}> without a visible name")
-        if tag == "button":
-            self._button = {"attrs": values, "text": ""}
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "label" and self.open_labels:
-            self.open_labels -= 1
-        if tag == "button" and self._button is not None:
-            self.buttons.append(self._button)
-            self._button = None
-
-    def handle_data(self, data: str) -> None:
-        if self._button is not None:
-            self._button["text"] += data
-
-    def unlabelled(self) -> list[str]:
-        out = []
-        for control in self.controls:
-            ident = control.get("id", "")
-            named = (
-                (ident and ident in self.label_for)
-                or control["_wrapped"] != "0"  # an implicit label: the control sits in a <label>
-                or control.get("aria-label", "").strip()
-                or (
-                    control.get("aria-labelledby")
-                    and all(ref in self.ids for ref in control["aria-labelledby"].split())
-                )
-                or control.get("title", "").strip()
-            )
-            if not named:
-                out.append(f"<{control['_tag']} name={control.get('name')!r} id={ident!r}>")
-        for button in self.buttons:
-            if not (button["text"].strip() or button["attrs"].get("aria-label", "").strip()):
-                out.append(f"<button> without a name ({button['attrs']})")
-        for ident in self.label_for:
-            if ident not in self.ids:
-                out.append(f"<label for={ident!r}> points at no element")
-        return out
-
-
-def audit_html(source: str) -> _DomAudit:
-    audit = _DomAudit()
-    audit.feed(source)
-    audit.close()
-    return audit
-
-
-# ----------------------------------------------------------------------------------------------
-# Colours (WCAG 2.x relative luminance and contrast)
-
-_RGB = re.compile(r"rgba?\(([^)]+)\)")
-
-
-def parse_color(text: str) -> tuple[float, float, float, float] | None:
-    match = _RGB.match(text.strip())
-    if not match:
-        return None
-    parts = [p.strip() for p in match.group(1).replace("/", ",").split(",")]
-    r, g, b = (float(p) for p in parts[:3])
-    alpha = float(parts[3]) if len(parts) > 3 else 1.0
-    return r, g, b, alpha
-
-
-def _luminance(rgb: tuple[float, float, float]) -> float:
-    def channel(value: float) -> float:
-        c = value / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (channel(v) for v in rgb)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def contrast(fg: tuple[float, float, float], bg: tuple[float, float, float]) -> float:
-    light, dark = sorted((_luminance(fg), _luminance(bg)), reverse=True)
-    return (light + 0.05) / (dark + 0.05)
-
-
-def _blend(
-    top: tuple[float, float, float, float],
-    under: tuple[float, float, float],
-) -> tuple[float, float, float]:
-    alpha = top[3]
-    return tuple(top[i] * alpha + under[i] * (1 - alpha) for i in range(3))  # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -870,7 +484,7 @@ class Browser:
                 current = parents[current]
             result: tuple[float, float, float] = (255.0, 255.0, 255.0)
             for layer in reversed(chain):
-                result = _blend(layer, result)
+                result = blend(layer, result)
             return result
 
         for node, bounds in bounds_of.items():
@@ -894,7 +508,7 @@ class Browser:
             if fg is None:
                 continue
             bg = background(owner)
-            ratio = contrast(_blend(fg, bg), bg)
+            ratio = contrast(blend(fg, bg), bg)
             weight = int(float(style(owner, "font-weight") or 400))
             large = size >= 24 or (size >= 18.66 and weight >= 700)
             need = 3.0 if large else 4.5

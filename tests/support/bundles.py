@@ -1,65 +1,41 @@
-"""Test helpers for the investigator console: a fabricated server and bundle readers.
+"""Signed bundles in both directions, built with the real crypto and records.
 
-`FakeServer` produces genuine server-to-console bundles with the real crypto (keys.payload
-envelopes sealed to the inspectorate key read from a .pub file, keys.bundle.write_bundle signed by
-a server Ed25519 key of the test's own) and records built per keys/records.py, so the console is
-tested on the same bytes the real `dropbox export` writes. Its sources hold their X25519 private
-keys, so a test can check that a console response is readable by the reporter.
-
-Everything takes paths, so round-trip tests with the real server can reuse the readers
-(`read_console_bundle`, `open_response`) and the console helpers (`init_console`, `run_cli`).
+- `FakeServer`: genuine server-to-console bundles (keys.payload envelopes sealed to the
+  inspectorate key read from a .pub file, keys.bundle signed by a server key of the test's own,
+  records per keys/records.py), so the console is tested on the bytes `dropbox export` writes.
+  Its sources hold their X25519 private keys, so a test can check that a console response is
+  readable by the reporter.
+- `write_response_bundle`, `response_bundle`, `import_responses`: genuine console-to-server
+  bundles for a server instance (support/instances.py), applied in-process or through the CLI.
+- `read_console_bundle`, `open_response`: reading what the console wrote.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
-import subprocess
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nacl.public
-import nacl.signing
-
-from journalist_console.home import DEFAULT_USER, InitResult, init_home
+from dropbox import db
+from dropbox.exchange import import_bundle
 from keys import bundle, keyfiles, payload
-from keys.encoding import canonical_json
-from keys.keyfiles import KdfParams
-from keys.records import new_id, new_regno
-
-# Cheap enough for dozens of tests; the real default is exercised by a few tests on purpose.
-FAST_KDF = KdfParams(time_cost=1, memory_cost_kib=8 * 1024, parallelism=1)
-PASSPHRASE = "kopi tubruk di pagi hari"
-REPO = Path(__file__).resolve().parent.parent
-CONSOLE_BIN = REPO / ".venv" / "bin" / "journalist-console"
+from keys.bundle import ItemSource, write_bundle
+from keys.documents import FollowupDocument, ReplyDocument, ReportDocument, StatusDocument
+from keys.keytypes import RecipientIdentity, SigningKey, new_recipient_identity, new_signing_key
+from keys.records import new_id, new_regno, today
+from support.instances import Site
+from support.processes import DROPBOX_CLI, run
 
 _WORDS = ("biru", "merah", "harimau", "elang", "kancil", "gunung", "sungai", "pelangi", "rusa")
 
 
-def write_passphrase_file(path: Path, passphrase: str = PASSPHRASE) -> Path:
-    path.write_text(passphrase + "\n", encoding="utf-8")
-    return path
-
-
-def init_console(
-    home: Path,
-    passphrase: str = PASSPHRASE,
-    kdf: KdfParams = FAST_KDF,
-    due_days: int = 30,
-    user: str = DEFAULT_USER,
-) -> InitResult:
-    """A console home created through the library (cheap KDF unless told otherwise).
-
-    `user` is its first investigator and administrator (the default one: `investigator`).
-    """
-    return init_home(home, passphrase.encode("utf-8"), kdf=kdf, due_days=due_days, user=user)
-
-
-def report_document(**fields: str) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "v": 1,
+def report_document(**fields: str) -> ReportDocument:
+    document: dict[str, str] = {
         "category": "corruption",
         "relation": "employee",
         "what": "Dana hibah dipotong 20%",
@@ -73,13 +49,13 @@ def report_document(**fields: str) -> dict[str, Any]:
         "language": "id",
     }
     document.update(fields)
-    return document
+    return ReportDocument(**document)
 
 
 @dataclass
 class FakeSource:
     source_id: str
-    private_key: nacl.public.PrivateKey
+    private_key: RecipientIdentity
     designation: str
     created_day: str
 
@@ -112,7 +88,7 @@ class FakeServer:
     """An in-memory stand-in for the server's export side."""
 
     instance: str = field(default_factory=new_id)
-    signing_key: nacl.signing.SigningKey = field(default_factory=nacl.signing.SigningKey.generate)
+    signing_key: SigningKey = field(default_factory=new_signing_key)
     sequence: int = 0
     sources: list[FakeSource] = field(default_factory=list)
     reports: dict[str, FakeReport] = field(default_factory=dict)
@@ -128,7 +104,7 @@ class FakeServer:
 
     def add_source(self, day: str = "2025-01-10") -> FakeSource:
         designation = " ".join(secrets.choice(_WORDS) for _ in range(2))
-        source = FakeSource(new_id(), nacl.public.PrivateKey.generate(), designation, day)
+        source = FakeSource(new_id(), new_recipient_identity(), designation, day)
         self.sources.append(source)
         return source
 
@@ -149,7 +125,7 @@ class FakeServer:
             day,
             None,
             {"kind": "report"},
-            canonical_json(report_document(**fields)),
+            report_document(**fields).to_bytes(),
         )
         for name, media_type, content in files:
             self.add_file(regno, entry.entry_id, name, media_type, content, day)
@@ -168,7 +144,7 @@ class FakeServer:
             day,
             None,
             {"kind": "followup"},
-            canonical_json({"v": 1, "message": message}),
+            FollowupDocument(message).to_bytes(),
         )
         for name, media_type, content in files:
             self.add_file(regno, entry.entry_id, name, media_type, content, day)
@@ -214,7 +190,7 @@ class FakeServer:
         an unrelated key instead (the console must show them as unreadable).
         """
         keys = [keyfiles.read_public_key(path, "recipient").as_recipient() for path in recipients]
-        stranger = nacl.public.PrivateKey.generate().public_key
+        stranger = new_recipient_identity().public_key
         chosen = [entry for entry in self.entries if everything or not entry.exported]
         work = out.parent / f".{out.name}.items"
         work.mkdir(exist_ok=True)
@@ -278,26 +254,121 @@ def read_console_bundle(path: Path, console_pub: Path, staging: Path) -> bundle.
     return bundle.read_bundle(path, "console-to-server", lambda key: key == expected, staging)
 
 
-def open_response(item: Path, identity: nacl.public.PrivateKey) -> tuple[dict[str, Any], Any]:
+def open_response(item: Path, identity: RecipientIdentity) -> tuple[dict[str, Any], Any]:
     """Decrypt one response item with a source's (or the inspectorate's) private key."""
     meta, content = payload.open_bytes(item.read_bytes(), [identity])
     return meta, json.loads(content)
 
 
-def run_cli(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run the installed `journalist-console` entry point in a subprocess."""
-    return subprocess.run(
-        [str(CONSOLE_BIN), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        stdin=subprocess.DEVNULL,
+def reply_item(site: Site, regno: str, message: str, author: str = "Tim Inspektorat") -> bytes:
+    document = ReplyDocument(message, author).to_bytes()
+    return payload.seal_bytes(
+        {"kind": "reply"}, document, [site.source_key_for(regno), site.recipient.public_key]
     )
 
 
-def console_identity(home: Path, passphrase: str = PASSPHRASE) -> nacl.public.PrivateKey:
-    """The inspectorate's private key from a console home (for checking responses)."""
-    from journalist_console.home import Home, open_vault
+def status_item(site: Site, regno: str, status: str, note: str = "") -> bytes:
+    document = StatusDocument(status, note).to_bytes()
+    return payload.seal_bytes(
+        {"kind": "status"}, document, [site.source_key_for(regno), site.recipient.public_key]
+    )
 
-    return open_vault(Home(home), passphrase.encode("utf-8")).identity
+
+@dataclass
+class Response:
+    """One response for `import_responses`: `data` is the sealed item (reply_item/status_item)."""
+
+    kind: str
+    regno: str
+    day: str
+    data: bytes
+    closes_report: bool = False
+    response_id: str = field(default_factory=lambda: secrets.token_hex(16))
+
+
+def write_response_bundle(
+    site: Site,
+    responses: Sequence[Response],
+    out: Path,
+    sequence: int | None = None,
+    signer: SigningKey | None = None,
+    instance_id: str | None = None,
+    acks: Sequence[dict[str, str]] = (),
+) -> Path:
+    """A genuine console-to-server bundle of these responses (default: the next sequence number
+    the server expects, its own instance, signed with the console key it trusts)."""
+    if sequence is None:
+        with site.box.connection() as connection:
+            sequence = int(db.get_meta(connection, "console_seq", "0") or 0) + 1
+    staging = out.parent / f"{out.name}.items"
+    staging.mkdir()
+    items = []
+    entries = []
+    for index, response in enumerate(responses):
+        name = f"r{index}-{response.response_id[:8]}"
+        (staging / name).write_bytes(response.data)
+        items.append(ItemSource(name, staging / name))
+        entries.append(
+            {
+                "response_id": response.response_id,
+                "kind": response.kind,
+                "regno": response.regno,
+                "day": response.day,
+                "item": name,
+                "closes_report": response.closes_report,
+            }
+        )
+    body = {
+        "instance": instance_id or site.instance.instance_id,
+        "sequence": sequence,
+        "created_day": dt.date.today().isoformat(),
+        "responses": entries,
+        "acks": list(acks),
+    }
+    write_bundle(out, "console-to-server", body, items, signer or site.console_key)
+    shutil.rmtree(staging)
+    return out
+
+
+def import_responses(site: Site, responses: Sequence[Response], tmp_dir: Path) -> None:
+    """Build a genuine console-signed bundle and apply it in-process."""
+    path = tmp_dir / f"responses-{secrets.token_hex(4)}.wbsb"
+    write_response_bundle(site, responses, path)
+    import_bundle(site.box, path)
+
+
+def import_responses_cli(site: Site, responses: Sequence[Response], tmp_dir: Path) -> str:
+    """The same through `dropbox import --data DIR FILE`; returns its stdout."""
+    path = tmp_dir / f"responses-{secrets.token_hex(4)}.wbsb"
+    write_response_bundle(site, responses, path)
+    done = run([DROPBOX_CLI, "import", "--data", site.data_dir, path], timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def response_bundle(
+    site: Site,
+    out: Path,
+    sequence: int,
+    responses: list[dict[str, Any]],
+    signer: SigningKey | None = None,
+    instance_id: str | None = None,
+    acks: list[dict[str, str]] | None = None,
+) -> Path:
+    """The same from plain records: each has regno, kind, document (a dict, sealed as it is) and
+    source_key, optionally day and closes_report; `acks` as the console writes them."""
+    sealed = [
+        Response(
+            kind=response["kind"],
+            regno=response["regno"],
+            day=response.get("day", today()),
+            data=payload.seal_bytes(
+                {"kind": response["kind"]},
+                json.dumps(response["document"]).encode(),
+                [response["source_key"], site.recipient.public_key],
+            ),
+            closes_report=response.get("closes_report", False),
+        )
+        for response in responses
+    ]
+    return write_response_bundle(site, sealed, out, sequence, signer, instance_id, acks or [])

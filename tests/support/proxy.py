@@ -10,7 +10,6 @@ PROXY protocol v1 line whose source address carries the circuit's number:
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import shutil
 import socket
@@ -22,7 +21,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from support.http import proxy_line
+from support.processes import free_port
+
+REPO = Path(__file__).resolve().parents[2]
 HAPROXY_CFG = REPO / "deploy" / "haproxy.cfg"
 
 
@@ -35,39 +37,11 @@ def haproxy_binary() -> str:
     return path
 
 
-def circuit_address(circuit: int) -> str:
-    """The source address tor gives a circuit: its number in the last 32 bits."""
-    return f"fc00:dead:beef:4dad::{circuit >> 16:x}:{circuit & 0xFFFF:x}"
-
-
-def proxy_line(circuit: int) -> bytes:
-    return f"PROXY TCP6 {circuit_address(circuit)} ::1 {circuit % 65535 + 1} 80\r\n".encode()
-
-
-class CircuitConnection(http.client.HTTPConnection):
-    """An HTTP connection that arrives at the proxy as a stream of Tor circuit `circuit`."""
-
-    def __init__(self, host: str, port: int, circuit: int, timeout: float = 60) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self.circuit = circuit
-
-    def connect(self) -> None:
-        super().connect()
-        assert self.sock is not None  # noqa: S101 (set by connect)
-        self.sock.sendall(proxy_line(self.circuit))
-
-
 def open_stream(port: int, circuit: int, timeout: float = 60) -> socket.socket:
     """A raw stream of circuit `circuit` to the proxy, PROXY line sent; the caller writes HTTP."""
     stream = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     stream.sendall(proxy_line(circuit))
     return stream
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
