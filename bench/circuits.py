@@ -5,7 +5,7 @@ Tor's onion service (HiddenServiceExportCircuitID haproxy) opens every stream to
 PROXY protocol v1 line whose source address carries the circuit's number in its last 32 bits:
     PROXY TCP6 fc00:dead:beef:4dad::AABB:CCDD ::1 <port> 80
 A connection made here sends that line first, so one process can be any number of circuits.
-(The same idea as tests/proxy_support.py; the benchmarks do not import from tests/.)
+(The same idea as tests/support/proxy.py; the benchmarks do not import from tests/.)
 """
 
 from __future__ import annotations

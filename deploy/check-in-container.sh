@@ -91,15 +91,28 @@ EOF
 
 cat >"$share/report.py" <<'EOF'
 """Files a report with an attachment of argv[1] bytes on 127.0.0.1:8090; prints the outcome."""
-import http.cookiejar, os, re, sys, urllib.request, uuid
+import html, http.cookiejar, os, re, sys, urllib.parse, urllib.request, uuid
 base = "http://127.0.0.1:8090"
-opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+opener = urllib.request.build_opener(
+    urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+def post(path, fields):
+    try:
+        return opener.open(base + path, data=urllib.parse.urlencode(fields).encode())
+    except urllib.error.HTTPError as answer:
+        return answer
 page = opener.open(base + "/generate").read().decode()
-csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-opener.open(urllib.request.Request(base + "/create", data=f"csrf_token={csrf}".encode()))
-ticket = re.search(r'name="ticket" value="([^"]+)"', opener.open(base + "/submit").read().decode())
+codename = re.search(r'id="codename">([^<]+)<', page).group(1).split()
+pending = re.search(r'name="pending" value="([^"]+)"', page).group(1)
+confirm = post("/confirm", {"pending": pending}).read().decode()
+words = {f"word{n}": codename[int(n) - 1] for n in re.findall(r'name="word(\d+)"', confirm)}
+post("/create", {"pending": pending, **words})
+form = opener.open(base + "/submit").read().decode()
+action = html.unescape(re.search(r'action="(/submit\?ticket=[^"]+)"', form).group(1))
 b = uuid.uuid4().hex
-fields = {"ticket": ticket.group(1), "category": "procurement_fraud", "relation": "employee",
+fields = {"category": "procurement_fraud", "relation": "employee",
           "what": "Pengadaan laptop digelembungkan"}
 body = b"".join(f'--{b}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
                 for k, v in fields.items())
@@ -107,10 +120,17 @@ body += (f'--{b}\r\nContent-Disposition: form-data; name="files"; filename="bukt
          f'Content-Type: application/octet-stream\r\n\r\n').encode()
 body += os.urandom(int(sys.argv[1])) + f"\r\n--{b}--\r\n".encode()
 try:
-    reply = opener.open(urllib.request.Request(base + "/submit", data=body, headers={
-        "Content-Type": f"multipart/form-data; boundary={b}"}), timeout=300)
-    regno = re.search(r'id="regno">([^<]+)<', reply.read().decode())
-    print("filed" if regno else "no-regno")
+    request = urllib.request.Request(base + action, data=body, headers={
+        "Content-Type": f"multipart/form-data; boundary={b}"})
+    try:
+        answer = opener.open(request, timeout=300)
+    except urllib.error.HTTPError as redirect:
+        answer = redirect
+    if answer.status != 303:
+        print("refused", answer.status)
+    else:
+        thanks = opener.open(base + "/thanks").read().decode()
+        print("filed" if re.search(r'id="regno">([^<]+)<', thanks) else "no-regno")
 except OSError as error:
     print("refused", type(error).__name__)
 EOF

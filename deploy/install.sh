@@ -539,6 +539,19 @@ wait_for_onion() {
   cat "$hostname"
 }
 
+# The site answers only to its own onion address (and the loopback): a relay that shows it under
+# another name is refused. Tell it the address tor made, once; the site reads it at start.
+ensure_onion_name() {
+  local onion=$1 data
+  data=$(at "$DATA_DIR")
+  if ! as_service "$(dropbox_bin)" onion --data "$data" | grep -qF "$onion"; then
+    say "setting the site's onion address"
+    as_service "$(dropbox_bin)" onion --data "$data" --add "$onion" >/dev/null
+    systemctl restart wbs-dropbox.service
+    wait_for_site
+  fi
+}
+
 report() {
   local data torrc check_output check_status=0
   data=$(at "$DATA_DIR")
@@ -547,6 +560,7 @@ report() {
     wait_for_site
     local onion
     onion=$(wait_for_onion)
+    ensure_onion_name "$onion"
     check_output=$(as_service "$(dropbox_bin)" check --data "$data" --torrc "$torrc" 2>&1) ||
       check_status=$?
     printf '\n'

@@ -1,36 +1,38 @@
 """The source site's application factory: configuration, sessions, CSRF, languages, headers,
-error pages. Routes live in dropbox/source.py.
+accepted host names, error pages. Routes live in dropbox/source/.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import errno
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, render_template, session
-from flask_babel import (
-    Babel,
-    format_date,
-    format_decimal,
-    get_translations,
-    gettext,
-    lazy_gettext,
-)
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask import Flask, Response, request
+from flask_babel import Babel, format_number, get_translations
+from flask_wtf.csrf import CSRFProtect
 from jinja2.runtime import Context
 from jinja2.utils import pass_context
-from werkzeug.exceptions import HTTPException, InternalServerError
 
-from dropbox import source
-from dropbox.i18n import DEFAULT_LANGUAGE, TRANSLATIONS, current_language
+from dropbox import error_pages, source, static
+from dropbox.error_pages import ERROR_CODES
+from dropbox.formats import human_size, long_day
+from dropbox.headers import SECURITY_HEADERS
+from dropbox.i18n import (
+    DEFAULT_LANGUAGE,
+    TRANSLATIONS,
+    choose_language,
+    current_language,
+    remember_language,
+)
 from dropbox.service import DropBox
 from dropbox.sessions import MemorySessionInterface, MemorySessionStore
+from dropbox.source.guards import logged_in, page_notice, remember_visitor
 from dropbox.uploads import EncryptingRequest, discard_unfinished
 from keys import tokens
+
+__all__ = ["ERROR_CODES", "STATIC", "create_app"]  # what the tests and scripts import from here
 
 ROOT = Path(__file__).resolve().parent.parent
 # In a checkout or an editable install the pages sit beside the packages; a wheel installs them
@@ -46,65 +48,13 @@ STATIC = TEMPLATES / "static"
 FORM_OVERHEAD_BYTES = 2 * 1024 * 1024
 MAX_FIELD_BYTES = 512 * 1024
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-    "Pragma": "no-cache",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "Cross-Origin-Embedder-Policy": "require-corp",
-    "Permissions-Policy": (
-        "accelerometer=(), ambient-light-sensor=(), autoplay=(), battery=(), camera=(), "
-        "display-capture=(), document-domain=(), encrypted-media=(), fullscreen=(), "
-        "geolocation=(), gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), "
-        "picture-in-picture=(), publickey-credentials-get=(), screen-wake-lock=(), "
-        "sync-xhr=(), usb=(), xr-spatial-tracking=(), interest-cohort=()"
-    ),
-}
-ERROR_TEXTS = {
-    400: lazy_gettext("The request could not be understood. Please go back and try again."),
-    403: lazy_gettext("You are not allowed to open this page."),
-    404: lazy_gettext("This page does not exist."),
-    405: lazy_gettext("This page cannot be used that way."),
-    408: lazy_gettext(
-        "What you sent arrived too slowly and was not received. Please go back and try again."
-    ),
-    413: lazy_gettext(
-        "What you sent is larger than this service accepts (at most %(limit)s per submission). "
-        "Please send fewer or smaller files, or split them across a report and follow-ups."
-    ),
-    429: lazy_gettext("Too many attempts. Please wait a minute and try again."),
-    500: lazy_gettext(
-        "Something went wrong on our side. Nothing you sent before was lost. "
-        "Please try again later."
-    ),
-    503: lazy_gettext("The service is busy right now. Please wait a minute and try again."),
-}
-# The proxy's answers when the site does not answer in time or at all: to the reporter, busy.
-ERROR_TEXTS[502] = ERROR_TEXTS[504] = ERROR_TEXTS[503]
-ERROR_CODES = tuple(ERROR_TEXTS)
-OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
-
-
-def error_text(code: int, upload_limit: int) -> str:
-    text = ERROR_TEXTS.get(code, ERROR_TEXTS[400])
-    return str(text % {"limit": human_size(upload_limit)}) if code == 413 else str(text)
+# The site answers to these host names whatever else is configured: tor, HAProxy and the
+# operator reach it on the loopback interface.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
 def create_app(dropbox: DropBox, overrides: dict[str, Any] | None = None) -> Flask:
-    app = Flask(
-        __name__,
-        template_folder=str(TEMPLATES),
-        static_folder=str(STATIC),
-        static_url_path="/static",
-    )
+    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
     app.request_class = EncryptingRequest
     app.config.update(
         SECRET_KEY=tokens.new_process_key(),  # CSRF signing; per process, never on disk
@@ -117,36 +67,49 @@ def create_app(dropbox: DropBox, overrides: dict[str, Any] | None = None) -> Fla
         WTF_CSRF_SSL_STRICT=False,
         BABEL_DEFAULT_LOCALE=DEFAULT_LANGUAGE,
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
-        UPLOAD_TICKET_SECONDS=24 * 60 * 60,
+        # A request for another name (a phishing onion that relays to this one, say) is refused
+        # with 400: only the configured onion names and the loopback are this site.
+        TRUSTED_HOSTS=[*LOOPBACK_HOSTS, *dropbox.instance.onion_names],
         PROPAGATE_EXCEPTIONS=False,
         TRAP_HTTP_EXCEPTIONS=False,
     )
     app.config.update(overrides or {})
     app.extensions["dropbox"] = dropbox
-    app.extensions["upload_ticket_key"] = tokens.new_process_key()
-    app.extensions["codename_tag_key"] = tokens.new_process_key()
+    # Keys of this process only, never on disk: a restart invalidates what they made.
+    for name in ("form_key", "pending_key", "codename_tag_key"):
+        app.extensions[name] = tokens.new_process_key()
     session_store = MemorySessionStore(dropbox.instance.session_idle_seconds)
     session_store.start_sweeper()
     app.session_interface = MemorySessionInterface(session_store)
     Babel(app, locale_selector=current_language)
     _install_fast_gettext(app)
+    app.before_request(choose_language)
     csrf = CSRFProtect(app)
-    # Upload forms carry an upload ticket instead (checked in the view): it outlives the
-    # in-memory session, so a slow upload is not refused when it finally arrives.
-    csrf.exempt(source.submit_post)
-    csrf.exempt(source.followup)
+    # Upload forms carry a single-use ticket in their URL (checked before the body is read), and
+    # the forms of visitors without a session are bound to the browser instead
+    # (dropbox/source/guards.py): Flask-WTF's session-held token serves the other forms.
+    for view in (*source.UPLOAD_VIEWS, *source.ANONYMOUS_FORM_VIEWS):
+        csrf.exempt(view)
     app.teardown_request(discard_unfinished)
-    app.register_blueprint(source.blueprint)
+    app.register_blueprint(source.blueprint())
+    static.install(app, STATIC)
     _quiet_logging(app)
     app.jinja_env.filters["human_size"] = human_size
+    app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["day"] = long_day
-    _register_error_pages(app)
+    error_pages.register(app)
 
     @app.after_request
     def add_security_headers(response: Response) -> Response:
+        cached = response.headers.get("Cache-Control") if request.endpoint == "static" else None
         for name, value in SECURITY_HEADERS.items():
             response.headers[name] = value
+        if cached:  # the style sheet may stay in the browser's cache for the session
+            response.headers["Cache-Control"] = cached
+            del response.headers["Pragma"]
         response.headers["Content-Language"] = current_language()
+        remember_language(response)
+        remember_visitor(response)
         return response
 
     @app.context_processor
@@ -154,7 +117,8 @@ def create_app(dropbox: DropBox, overrides: dict[str, Any] | None = None) -> Fla
         return {
             "_translations": get_translations(),
             "lang": current_language(),
-            "logged_in": bool(session.get("source_id")),
+            "logged_in": logged_in(),
+            "notice": page_notice(),
             "upload_limit": dropbox.instance.upload_limit,
         }
 
@@ -180,68 +144,8 @@ def _install_fast_gettext(app: Flask) -> None:
     )
 
 
-def human_size(num_bytes: int) -> str:
-    """A size in the page's number format: "1,5 MiB" in Indonesian, "1.5 MiB" in English."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB")
-    value, unit = float(num_bytes), 0
-    while value >= 1024 and unit < len(units) - 1:
-        value /= 1024
-        unit += 1
-    return f"{format_decimal(round(value, 1), format='#,##0.#')} {units[unit]}"
-
-
-def long_day(iso_day: str) -> str:
-    """A stored day (YYYY-MM-DD) as people write it: "29 November 2026", "November 29, 2026"."""
-    try:
-        return str(format_date(dt.date.fromisoformat(iso_day), format="long"))
-    except ValueError:
-        return iso_day
-
-
 def _quiet_logging(app: Flask) -> None:
     # Flask logs unhandled exceptions with the request path only; never bodies, headers or
     # addresses. Keep it at WARNING so nothing about individual requests is written.
     app.logger.setLevel(logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-
-
-def _register_error_pages(app: Flask) -> None:
-    def render_error(code: int, message: str | None = None) -> Response:
-        upload_limit = app.extensions["dropbox"].instance.upload_limit
-        text = message or error_text(code, upload_limit)
-        response = Response(render_template("error.html", code=code, message=text), code)
-        if code in (429, 503):
-            response.headers["Retry-After"] = "30"
-        return response
-
-    @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError) -> Response:
-        return render_error(
-            400,
-            gettext(
-                "This form has expired or was not sent from this site. Please go back, reload the "
-                "page and try again."
-            ),
-        )
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Response | HTTPException:
-        code = error.code or 500
-        if code not in ERROR_CODES:
-            return error
-        return render_error(code)
-
-    @app.errorhandler(Exception)
-    def unexpected_error(error: Exception) -> Response:
-        if isinstance(error, OSError) and error.errno in OUT_OF_SPACE:
-            app.logger.error("storage full: a submission was refused")
-            return render_error(
-                503,
-                gettext(
-                    "The server has run out of storage space, so what you sent could not be "
-                    "stored. Nothing you sent before was lost. Please try again later."
-                ),
-            )
-        # Logged without request details; the page shows no traceback.
-        app.logger.error("unhandled %s", type(error).__name__)
-        return render_error(InternalServerError.code)

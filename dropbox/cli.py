@@ -1,4 +1,5 @@
-"""`dropbox`: the operator's command line (init, serve, export, import, check).
+"""`dropbox`: the operator's command line (init, serve, export, import, check, maintain, keys,
+onion).
 
 Every expected failure is one line on stderr and a non-zero exit; never a traceback.
 """
@@ -99,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     key_action.add_argument("--remove-recipient", metavar="FINGERPRINT")
     key_action.add_argument("--add-console-key", type=Path, metavar="VERIFYFILE")
     key_action.add_argument("--remove-console-key", metavar="FINGERPRINT")
+
+    onion = commands.add_parser("onion", help="list, add or remove the site's onion address")
+    onion.add_argument("--data", type=Path, required=True)
+    onion_action = onion.add_mutually_exclusive_group()
+    onion_action.add_argument("--add", metavar="NAME.onion")
+    onion_action.add_argument("--remove", metavar="NAME.onion")
 
     daily = commands.add_parser("maintain", help="daily retention job")
     daily.add_argument("--data", type=Path, required=True)
@@ -222,6 +229,17 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _onion(args: argparse.Namespace) -> int:
+    changed = instance_module.change_onion_names(args.data, args.add, args.remove)
+    for name in changed.onion_names:
+        print(f"  onion address   {name}")
+    if not changed.onion_names:
+        print("  no onion address: the site answers on the loopback only")
+    if args.add or args.remove:
+        print("Saved. Restart the server (systemctl restart wbs-dropbox) to use the change.")
+    return 0
+
+
 def _maintain(args: argparse.Namespace) -> int:
     box = DropBox(instance_module.load(args.data))
     summary = maintain(box, args.as_of)
@@ -247,6 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": _check,
         "maintain": _maintain,
         "keys": _keys,
+        "onion": _onion,
     }
     try:
         return handlers[args.command](args)
@@ -258,6 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        if args.command not in ("init", "serve") and (args.data / "config.json").exists():
+            # Every read this command made of the data directory keeps day-only times.
+            instance_module.hide_times_of_day(args.data)
 
 
 if __name__ == "__main__":

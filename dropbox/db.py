@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlcipher3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
@@ -32,11 +32,14 @@ CREATE TABLE IF NOT EXISTS sources (
     designation  TEXT NOT NULL,
     created_day  TEXT NOT NULL
 );
+-- card: what the source's own list shows of the report (its category), sealed to the source's
+-- key alone, so that only someone logged in with the codename can read it.
 CREATE TABLE IF NOT EXISTS reports (
     regno         TEXT PRIMARY KEY,
     source_id     TEXT NOT NULL REFERENCES sources(source_id) ON DELETE CASCADE,
     received_day  TEXT NOT NULL,
-    closed_day    TEXT
+    closed_day    TEXT,
+    card          BLOB
 );
 CREATE INDEX IF NOT EXISTS reports_by_source ON reports(source_id);
 -- What a source sent: the report document, follow-ups and files, each one envelope in the store.
@@ -110,10 +113,15 @@ def initialise(connection: sqlite3.Connection) -> None:
     # statement in SCHEMA is idempotent (IF NOT EXISTS).
     connection.executescript(SCHEMA)
     with transaction(connection):
-        connection.execute(
-            "INSERT OR IGNORE INTO meta(name, value) VALUES ('schema_version', ?)",
-            (str(SCHEMA_VERSION),),
-        )
+        _upgrade(connection)
+        set_meta(connection, "schema_version", SCHEMA_VERSION)
+
+
+def _upgrade(connection: sqlite3.Connection) -> None:
+    """Bring a database made by an older version up to SCHEMA, keeping every row."""
+    columns = {row["name"] for row in connection.execute("PRAGMA table_info(reports)")}
+    if "card" not in columns:  # version 1: reports filed before had no card
+        connection.execute("ALTER TABLE reports ADD COLUMN card BLOB")
 
 
 @contextmanager

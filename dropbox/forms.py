@@ -1,7 +1,7 @@
 """Validation of the report and follow-up forms: limits, required fields, allowed choices.
 
 Plain functions rather than WTForms classes: the fields are few, the rules must be readable in one
-place, and CSRF for these upload forms is the upload ticket (see dropbox/source.py).
+place, and CSRF for these upload forms is the upload ticket (see dropbox/source/guards.py).
 """
 
 from __future__ import annotations

@@ -14,14 +14,17 @@ The server never holds a key that decrypts reports: config.json carries only pub
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import secrets
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dropbox.store import round_times_to_day
 from keys import codename
 from keys.encoding import b64decode, b64encode
 from keys.errors import KeyFileError
@@ -63,6 +66,8 @@ class Instance:
     # How codenames become lookup ids and keys (docs/protocol.md, 6.3). Fixed at `init`: changing
     # it would lock out every source that already has a codename.
     codename_scheme: codename.Scheme = codename.CURRENT_SCHEME
+    # The onion address(es) the site answers to, besides the loopback (`dropbox onion`).
+    onion_names: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -171,11 +176,50 @@ def change_keys(
             raise InstanceError(f"refusing to remove the last {kind} key")
         keys = remaining
     config[which] = [key.to_line() for key in keys]
+    return _rewrite_config(data_dir, config)
+
+
+def change_onion_names(
+    data_dir: Path, add: str | None = None, remove: str | None = None
+) -> Instance:
+    """Add or remove an onion address the site answers to; a running server reads them at
+    start. Only a v3 onion address (56 letters and digits, then .onion) is accepted."""
+    load(data_dir)
+    config = json.loads(_read_private_text(data_dir / CONFIG_FILE))
+    names = [str(name) for name in config.get("onion_names", [])]
+    if add is not None:
+        name = add.strip().lower()
+        if not ONION_NAME.fullmatch(name):
+            raise InstanceError(f"{add!r} is not a v3 onion address (56 characters + .onion)")
+        if name not in names:
+            names.append(name)
+    if remove is not None:
+        if remove.strip().lower() not in names:
+            raise InstanceError(f"{remove!r} is not configured")
+        names.remove(remove.strip().lower())
+    config["onion_names"] = names
+    return _rewrite_config(data_dir, config)
+
+
+def _rewrite_config(data_dir: Path, config: dict[str, Any]) -> Instance:
+    """Replace config.json atomically: a crash leaves the old file or the new one."""
+    config_path = data_dir / CONFIG_FILE
     partial = config_path.with_name(CONFIG_FILE + ".new")
     partial.unlink(missing_ok=True)
     _write_private(partial, json.dumps(config, indent=1) + "\n")
     os.replace(partial, config_path)
     return load(data_dir)
+
+
+def hide_times_of_day(data_dir: Path) -> None:
+    """After an operator command: no access time of the data directory, its files and the
+    store's directories tells when the command ran (relatime stamps a read after a write)."""
+    store = data_dir / "store"
+    for path in (data_dir, *data_dir.iterdir(), store / "items", store / "pending"):
+        with contextlib.suppress(FileNotFoundError):
+            round_times_to_day(path)
+    # Listing the directory above stamped its own access time once more.
+    round_times_to_day(data_dir)
 
 
 def check_permissions(data_dir: Path) -> list[str]:
@@ -208,6 +252,15 @@ def check_permissions(data_dir: Path) -> list[str]:
 
 
 _SCHEMES: dict[object, codename.Scheme] = {1: 1, 2: 2}
+ONION_NAME = re.compile(r"[a-z2-7]{56}\.onion")
+
+
+def _onion_names(config_path: Path, names: Any) -> tuple[str, ...]:
+    if not isinstance(names, list) or not all(
+        isinstance(name, str) and ONION_NAME.fullmatch(name) for name in names
+    ):
+        raise InstanceError(f"{config_path}: onion_names must be a list of v3 onion addresses")
+    return tuple(names)
 
 
 def load(data_dir: Path) -> Instance:
@@ -242,5 +295,6 @@ def load(data_dir: Path) -> Instance:
         session_idle_seconds=int(config.get("session_idle_seconds", DEFAULT_SESSION_IDLE_SECONDS)),
         retention_days=int(config.get("retention_days", DEFAULT_RETENTION_DAYS)),
         codename_scheme=_SCHEMES[raw_scheme],
+        onion_names=_onion_names(config_path, config.get("onion_names", [])),
         settings=config,
     )

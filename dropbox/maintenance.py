@@ -40,6 +40,11 @@ def check(instance: Instance, spill_dir: Path | None, torrc: Path | None) -> Che
     for key in instance.console_keys:
         report.notes.append(f"console key      {key.fingerprint}")
     report.notes.append(f"server key       {instance.server_public_key.fingerprint}")
+    for name in instance.onion_names:
+        report.notes.append(f"onion address    {name}")
+    if not instance.onion_names:
+        # install.sh sets it once tor has made the address; until then only the loopback works.
+        report.notes.append("onion address    none set (dropbox onion --add NAME.onion)")
     free = shutil.disk_usage(instance.data_dir).free
     report.notes.append(
         f"free disk        {free // (1024 * 1024)} MiB "

@@ -10,10 +10,17 @@ that this is a local demo. Swap must be off or encrypted for the same reason (do
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import logging
 import os
+import shutil
+import signal
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+from flask import Flask
 
 from dropbox.app import FORM_OVERHEAD_BYTES, create_app
 from dropbox.error_pages import page_headers, waitress_error_pages
@@ -99,6 +106,43 @@ def install_waitress_error_pages(pages: dict[int, bytes]) -> None:
     waitress.utilities.Error.to_response = to_response
 
 
+@contextlib.contextmanager
+def spill_lifetime(spill_dir: Path, allow_persistent: bool) -> Iterator[None]:
+    """The spill directory for one run of the server: prepared, emptied of whatever a killed
+    run left, and at shutdown emptied again and removed (unless it is a mount point, such as
+    the private tmpfs the systemd unit gives it). An empty folder named after the instance would
+    still tell that a drop box ran here."""
+    prepare_spill_dir(spill_dir, allow_persistent)
+    _empty(spill_dir)
+    try:
+        yield
+    finally:
+        _empty(spill_dir)
+        if not os.path.ismount(spill_dir):
+            with contextlib.suppress(OSError):
+                spill_dir.rmdir()
+
+
+def _empty(directory: Path) -> None:
+    # Only waitress's spill files live here: unnamed while open, so whatever is listed was left
+    # by a run that ended without cleaning up.
+    for entry in directory.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _stop_on_sigterm() -> None:
+    """systemd stops the site with SIGTERM: end waitress's loop like Ctrl-C, so that the
+    shutdown cleanup runs instead of the process vanishing mid-way."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def serve(
     instance: Instance,
     host: str,
@@ -109,17 +153,33 @@ def serve(
     threads: int = 8,
     connection_limit: int = 100,
 ) -> None:
+    preflight(instance, host, allow_public_bind)
+    with spill_lifetime(spill_dir, allow_persistent_spill):
+        # Every temporary file of this process, waitress's request-body spill included, goes
+        # here.
+        tempfile.tempdir = str(spill_dir)
+        os.environ["TMPDIR"] = str(spill_dir)
+        box = DropBox(instance)
+        box.setup()
+        app = create_app(box)
+        install_waitress_error_pages(waitress_error_pages(app, instance.upload_limit))
+        # waitress warns "Task queue depth is N" during a burst, and the journal stamps every
+        # line with the time: a log of when the site was busy. Errors are still reported.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+        _stop_on_sigterm()
+        try:
+            _run_waitress(app, host, port, threads, connection_limit, instance.upload_limit)
+        finally:
+            # Sessions live only as long as the process: what they hold goes with them, the
+            # uploads kept for a corrected form included (the next start would remove them).
+            app.session_interface.store.clear()  # type: ignore[attr-defined]
+
+
+def _run_waitress(
+    app: Flask, host: str, port: int, threads: int, connection_limit: int, upload_limit: int
+) -> None:
     import waitress
 
-    preflight(instance, host, allow_public_bind)
-    prepare_spill_dir(spill_dir, allow_persistent_spill)
-    # Every temporary file of this process, waitress's request-body spill included, goes here.
-    tempfile.tempdir = str(spill_dir)
-    os.environ["TMPDIR"] = str(spill_dir)
-    box = DropBox(instance)
-    box.setup()
-    app = create_app(box)
-    install_waitress_error_pages(waitress_error_pages(app, instance.upload_limit))
     waitress.serve(
         app,
         host=host,
@@ -127,7 +187,7 @@ def serve(
         ident="",  # no Server header
         threads=threads,
         connection_limit=connection_limit,
-        max_request_body_size=instance.upload_limit + FORM_OVERHEAD_BYTES,
+        max_request_body_size=upload_limit + FORM_OVERHEAD_BYTES,
         inbuf_overflow=INBUF_OVERFLOW,
         expose_tracebacks=False,
         clear_untrusted_proxy_headers=True,

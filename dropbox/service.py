@@ -1,5 +1,6 @@
 """The drop box's operations: create sources, file reports and follow-ups, show a source's
-reports and responses, delete replies. Routes orchestrate; this module does; keys/ encrypts.
+reports and responses (read by dropbox.report_views), delete replies. Routes orchestrate; this
+module does; keys/ encrypts.
 
 Ordering rule for everything stored: envelopes are written and committed to the store first, the
 database rows last, in one transaction. A crash in between leaves unreferenced envelopes, which
@@ -12,27 +13,25 @@ import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from dropbox import db
 from dropbox.instance import Instance
-from dropbox.store import PendingFile, Store, StoreError, coarsen_times
+from dropbox.report_views import ReportView, source_reports
+from dropbox.store import PendingFile, Store, coarsen_times
 from keys import codename, payload
 from keys.codename import CodenameDeriver, SourceSecrets
-from keys.documents import (
-    DocumentError,
-    FollowupDocument,
-    ReplyDocument,
-    ReportDocument,
-    StatusDocument,
-)
-from keys.errors import EnvelopeError
+from keys.documents import FollowupDocument, ReportDocument
+from keys.encoding import canonical_json
 from keys.keyfiles import parse_public_key, recipient_public_key
 from keys.keytypes import RecipientIdentity, RecipientKey
 from keys.records import new_id, new_regno, today
 
 MAX_FILENAME_CHARS = 255
-MAX_RESPONSE_BYTES = 1024 * 1024  # a reply or status document; anything larger is refused
+
+
+class SourceGone(Exception):
+    """The source no longer exists: the daily job forgot it (no report within a day) while its
+    session was still open. Nothing of the submission was kept."""
 
 
 def _clean_media_type(media_type: str) -> str:
@@ -71,6 +70,7 @@ class EncryptedUpload:
             store.discard(self.pending)
             raise
         self.finished = False
+        self.committed = False
 
     def write(self, data: bytes) -> int:
         return self._writer.write(data)
@@ -90,38 +90,18 @@ class EncryptedUpload:
         return self._writer.content_bytes
 
     def finish(self) -> None:
+        """Write the envelope's final chunk; the pending file then holds a whole envelope."""
+        if self.finished:
+            return
         self._writer.close()
         self.pending.close()
+        # A kept upload may wait in store/pending for a while: no time of day on it either.
+        coarsen_times(self.pending.path)
         self.finished = True
 
     def discard(self) -> None:
-        self._store.discard(self.pending)
-
-
-@dataclass
-class ResponseView:
-    response_id: str
-    kind: str
-    day: str
-    readable: bool
-    status: str | None = None
-    message: str = ""
-    author: str = ""
-
-
-@dataclass
-class ReportView:
-    regno: str
-    received_day: str
-    followups: int
-    files: int
-    statuses: list[ResponseView] = field(default_factory=list)
-    replies: list[ResponseView] = field(default_factory=list)
-
-    @property
-    def current_status(self) -> str:
-        readable = [view.status for view in self.statuses if view.readable and view.status]
-        return readable[-1] if readable else "received"
+        if not self.committed:
+            self._store.discard(self.pending)
 
 
 class DropBox:
@@ -224,6 +204,7 @@ class DropBox:
             upload.finish()
             entry_id = new_id()
             self.store.commit(upload.pending, entry_id)
+            upload.committed = True
             committed.append((entry_id, upload.size))
         return committed
 
@@ -235,36 +216,74 @@ class DropBox:
         )
         return entry_id, len(content)
 
+    def source_exists(self, source_id: str) -> bool:
+        with self.connection() as connection:
+            return _source_exists(connection, source_id)
+
     def file_report(
         self, source_id: str, fields: dict[str, str], uploads: Sequence[EncryptedUpload]
     ) -> str:
-        """Encrypt and store a report and its files; returns the new register number."""
+        """Encrypt and store a report and its files; returns the new register number.
+
+        Raises SourceGone, storing nothing, if the source was forgotten meanwhile."""
+        source_key = self._public_key_or_gone(source_id)
+        card = payload.seal_bytes(
+            {"kind": "card"}, canonical_json({"category": fields.get("category", "")}), [source_key]
+        )
         report_id, report_size = self._write_document(ReportDocument(**fields))
         files = self._commit_uploads(uploads)
         day = today()
-        with self.connection() as connection, db.transaction(connection):
-            regno = self._unused_regno(connection)
-            connection.execute(
-                "INSERT INTO reports(regno, source_id, received_day) VALUES (?, ?, ?)",
-                (regno, source_id, day),
-            )
-            self._insert_entry(connection, report_id, regno, "report", None, day, report_size)
-            for entry_id, size in files:
-                self._insert_entry(connection, entry_id, regno, "file", report_id, day, size)
+        try:
+            with self.connection() as connection, db.transaction(connection):
+                if not _source_exists(connection, source_id):
+                    raise SourceGone(source_id)
+                regno = self._unused_regno(connection)
+                connection.execute(
+                    "INSERT INTO reports(regno, source_id, received_day, card) VALUES (?, ?, ?, ?)",
+                    (regno, source_id, day, card),
+                )
+                self._insert_entry(connection, report_id, regno, "report", None, day, report_size)
+                for entry_id, size in files:
+                    self._insert_entry(connection, entry_id, regno, "file", report_id, day, size)
+        except SourceGone:
+            self._delete_items([report_id, *(entry_id for entry_id, _ in files)])
+            raise
         return regno
+
+    def _public_key_or_gone(self, source_id: str) -> RecipientKey:
+        try:
+            return self.source_public_key(source_id)
+        except LookupError as exc:
+            raise SourceGone(source_id) from exc
+
+    def _delete_items(self, item_ids: Sequence[str]) -> None:
+        for item_id in item_ids:
+            self.store.delete_item(item_id)
 
     def add_followup(
         self, source_id: str, regno: str, message: str, uploads: Sequence[EncryptedUpload]
     ) -> None:
+        """Store a follow-up to one of the source's reports. Raises SourceGone (the source was
+        forgotten) or LookupError (not the source's report), storing nothing."""
+        if not self.source_exists(source_id):
+            raise SourceGone(source_id)
         if not self.owns_report(source_id, regno):
             raise LookupError("no such report for this source")
         followup_id, size = self._write_document(FollowupDocument(message))
         files = self._commit_uploads(uploads)
         day = today()
-        with self.connection() as connection, db.transaction(connection):
-            self._insert_entry(connection, followup_id, regno, "followup", None, day, size)
-            for entry_id, file_size in files:
-                self._insert_entry(connection, entry_id, regno, "file", followup_id, day, file_size)
+        try:
+            with self.connection() as connection, db.transaction(connection):
+                if not _source_exists(connection, source_id):
+                    raise SourceGone(source_id)
+                self._insert_entry(connection, followup_id, regno, "followup", None, day, size)
+                for entry_id, file_size in files:
+                    self._insert_entry(
+                        connection, entry_id, regno, "file", followup_id, day, file_size
+                    )
+        except SourceGone:
+            self._delete_items([followup_id, *(entry_id for entry_id, _ in files)])
+            raise
 
     @staticmethod
     def _unused_regno(connection: sqlite3.Connection) -> str:
@@ -303,56 +322,7 @@ class DropBox:
     def reports_for(self, source_id: str, source_key: RecipientIdentity) -> list[ReportView]:
         """The source's reports with statuses and replies, decrypted in memory only."""
         with self.connection() as connection:
-            reports = connection.execute(
-                "SELECT regno, received_day FROM reports WHERE source_id = ?"
-                " ORDER BY received_day DESC, regno",
-                (source_id,),
-            ).fetchall()
-            views = []
-            for report in reports:
-                counts = dict(
-                    connection.execute(
-                        "SELECT kind, count(*) FROM entries WHERE regno = ? GROUP BY kind",
-                        (report["regno"],),
-                    ).fetchall()
-                )
-                view = ReportView(
-                    report["regno"],
-                    report["received_day"],
-                    counts.get("followup", 0),
-                    counts.get("file", 0),
-                )
-                responses = connection.execute(
-                    "SELECT response_id, kind, day FROM responses WHERE regno = ?"
-                    " ORDER BY console_seq, position",
-                    (report["regno"],),
-                ).fetchall()
-                for row in responses:
-                    response = self._open_response(row, source_key)
-                    target = view.statuses if row["kind"] == "status" else view.replies
-                    target.append(response)
-                views.append(view)
-        return views
-
-    def _open_response(self, row: sqlite3.Row, source_key: RecipientIdentity) -> ResponseView:
-        view = ResponseView(row["response_id"], row["kind"], row["day"], readable=False)
-        try:
-            with self.store.open_item(row["response_id"]) as handle:
-                data = handle.read(MAX_RESPONSE_BYTES + 64 * 1024)
-            meta, content = payload.open_bytes(data, [source_key], MAX_RESPONSE_BYTES)
-            kind = StatusDocument if row["kind"] == "status" else ReplyDocument
-            document = kind.from_bytes(content)
-        except (StoreError, EnvelopeError, DocumentError):
-            # One damaged item must not take the whole page down: it is shown as unreadable.
-            return view
-        if meta.get("kind") != row["kind"]:
-            return view
-        view.readable = True
-        if isinstance(document, StatusDocument):
-            view.message, view.status = document.note, document.status
-        else:
-            view.message, view.author = document.message, document.author
-        return view
+            return source_reports(connection, self.store, source_id, source_key)
 
     def delete_reply(self, source_id: str, response_id: str) -> bool:
         """Delete one of the source's own replies; False if it is not theirs or not a reply."""
@@ -367,3 +337,8 @@ class DropBox:
             connection.execute("DELETE FROM responses WHERE response_id = ?", (response_id,))
         self.store.delete_item(response_id)
         return True
+
+
+def _source_exists(connection: sqlite3.Connection, source_id: str) -> bool:
+    found = connection.execute("SELECT 1 FROM sources WHERE source_id = ?", (source_id,))
+    return found.fetchone() is not None

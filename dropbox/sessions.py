@@ -1,9 +1,20 @@
-"""Server-side sessions held in this process's memory only.
+"""Server-side sessions of logged-in sources, held in this process's memory only.
 
-The cookie carries a random 256-bit id and nothing else (HttpOnly, SameSite=Strict, no Max-Age, so
-the browser forgets it when it closes). What the session holds (the source's derived key while
-logged in, the codename between /generate and /create, the CSRF secret, the language) exists only
-in memory, is dropped after the idle timeout, and is gone when the process stops.
+Only a source who has logged in (or just created a codename) has a session; a visitor who reads
+pages, or holds a codename page open, has none (dropbox/source/guards.py), so no flood of page
+views can push anyone's session out. The cookie carries a random 256-bit id and nothing else
+(HttpOnly, SameSite=Strict, no Max-Age: the browser forgets it when it closes). What a session
+holds (the source's derived key, the codename during the first session, the language, the
+tickets of the upload forms it was shown) exists only here, is dropped after the idle timeout, at
+logout, and when the process stops.
+
+Three rules answer the threats to it:
+- a destroyed or expired session never comes back: a request still in flight when its session was
+  logged out or expired cannot write it back (`update` only changes a session that still exists);
+- upload tickets are single-use and die with their session: taking one is atomic, and a ticket
+  lives in the session record, not in the values a request writes back;
+- expiry and eviction cost O(1) per session: the sessions are ordered by last activity, so the
+  idle ones are at the front, and a full store drops its least recently used session.
 """
 
 from __future__ import annotations
@@ -11,17 +22,50 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
 COOKIE_NAME = "wbs_session"
+# Every session is a logged-in source's (a few KiB with its decrypted views cache): a flood
+# that wants to fill this must pay a codename derivation per session, and HAProxy allows each
+# circuit 10 a minute.
+MAX_SESSIONS = 50_000
+MAX_TICKETS_PER_SESSION = 32
 _SWEEP_EVERY_SECONDS = 60.0
-ANONYMOUS_IDLE_SECONDS = 30 * 60
-MAX_SESSIONS = 20_000  # ~640 bytes each: a flood holds at most a few tens of MiB
 _SWEEPER_TICK_SECONDS = 0.5
+
+
+class Discardable(Protocol):
+    """Something a session may hold that must be destroyed with it (a kept upload)."""
+
+    def discard(self) -> None: ...
+
+
+@dataclass
+class Ticket:
+    """One upload form shown to the source: its purpose ("report" or "followup"), the report a
+    follow-up is for, and the uploads kept for it from a refused submission of the same form."""
+
+    purpose: str
+    regno: str = ""
+    kept: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class SessionRecord:
+    values: dict[str, Any]
+    last_seen: float
+    tickets: OrderedDict[str, Ticket] = field(default_factory=OrderedDict)
+
+    def held(self) -> Iterable[Discardable]:
+        for ticket in self.tickets.values():
+            yield from ticket.kept
 
 
 class MemorySession(CallbackDict[str, Any], SessionMixin):
@@ -39,14 +83,17 @@ class MemorySession(CallbackDict[str, Any], SessionMixin):
 
 
 class MemorySessionStore:
-    """The sessions of this process: id -> (values, last activity on the monotonic clock)."""
+    """The sessions of this process, ordered from least to most recently active."""
 
-    def __init__(self, idle_seconds: float) -> None:
+    def __init__(self, idle_seconds: float, max_sessions: int = MAX_SESSIONS) -> None:
         self.idle_seconds = idle_seconds
-        self._sessions: dict[str, tuple[dict[str, Any], float]] = {}
+        self.max_sessions = max_sessions
+        self._records: OrderedDict[str, SessionRecord] = OrderedDict()
         self._lock = threading.Lock()
         self._last_sweep = time.monotonic()
         self._sweeper: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
 
     def start_sweeper(self) -> None:
         """Forget idle sessions on a timer, so an idle server holds no codename-derived key
@@ -56,72 +103,122 @@ class MemorySessionStore:
 
         def sweep_forever() -> None:
             while True:
-                # Short ticks; _sweep itself decides whether a sweep is due.
                 time.sleep(_SWEEPER_TICK_SECONDS)
-                with self._lock:
-                    self._sweep(time.monotonic())
+                self._forget(self._take_expired(time.monotonic(), force=False))
 
         self._sweeper = threading.Thread(target=sweep_forever, name="session-sweeper", daemon=True)
         self._sweeper.start()
 
     def get(self, session_id: str) -> dict[str, Any] | None:
+        """A live session's values (and it counts as active now), or None."""
         now = time.monotonic()
+        gone = self._take_expired(now, force=False)
         with self._lock:
-            self._sweep(now)
-            found = self._sessions.get(session_id)
-            if found is None:
-                return None
-            values, last_seen = found
-            if now - last_seen > self._limit(values):
-                del self._sessions[session_id]
-                return None
-            self._sessions[session_id] = (values, now)
-            return values
+            record = self._records.get(session_id)
+            if record is not None:
+                record.last_seen = now
+                self._records.move_to_end(session_id)
+        self._forget(gone)
+        return dict(record.values) if record is not None else None
 
-    def put(self, session_id: str, values: dict[str, Any]) -> None:
+    def create(self, values: dict[str, Any]) -> str:
+        """A new session with a fresh id; the least recently active one goes if the store is
+        full."""
+        session_id = secrets.token_urlsafe(32)
+        evicted = []
         with self._lock:
-            if session_id not in self._sessions and len(self._sessions) >= MAX_SESSIONS:
-                self._evict_one_anonymous()
-            self._sessions[session_id] = (values, time.monotonic())
+            while len(self._records) >= self.max_sessions:
+                evicted.append(self._records.popitem(last=False)[1])
+            self._records[session_id] = SessionRecord(dict(values), time.monotonic())
+        self._forget(evicted)
+        return session_id
 
-    def _limit(self, values: dict[str, Any]) -> float:
-        """Idle limit: the full one for a logged-in source, a short one for anyone else (a
-        visitor who only opened /generate or /login holds nothing worth keeping for hours)."""
-        if values.get("source_id"):
-            return self.idle_seconds
-        return min(self.idle_seconds, ANONYMOUS_IDLE_SECONDS)
-
-    def _evict_one_anonymous(self) -> None:
-        # A flood of cheap page views must not grow memory without bound, nor push out the
-        # sessions of logged-in sources: the least recently seen anonymous session goes.
-        anonymous = [
-            (seen, sid)
-            for sid, (values, seen) in self._sessions.items()
-            if not values.get("source_id")
-        ]
-        if anonymous:
-            del self._sessions[min(anonymous)[1]]
+    def update(self, session_id: str, values: dict[str, Any]) -> bool:
+        """Store a request's values, only if the session still exists: a session destroyed or
+        expired while the request ran is never brought back."""
+        with self._lock:
+            record = self._records.get(session_id)
+            if record is None:
+                return False
+            record.values = dict(values)
+            record.last_seen = time.monotonic()
+            self._records.move_to_end(session_id)
+            return True
 
     def delete(self, session_id: str) -> None:
         with self._lock:
-            self._sessions.pop(session_id, None)
+            record = self._records.pop(session_id, None)
+        self._forget([record] if record is not None else [])
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        return len(self._records)
 
-    def _sweep(self, now: float) -> None:
+    def clear(self) -> None:
+        """Forget every session and what it holds (at shutdown: kept uploads go too)."""
+        with self._lock:
+            records = list(self._records.values())
+            self._records.clear()
+        self._forget(records)
+
+    # -- upload tickets ----------------------------------------------------------------------
+
+    def issue_ticket(
+        self, session_id: str, purpose: str, regno: str = "", kept: Iterable[Any] = ()
+    ) -> str | None:
+        """A new single-use ticket for an upload form, or None if the session is gone (then
+        `kept` is discarded at once)."""
+        ticket_id = secrets.token_urlsafe(24)
+        dropped: list[Ticket] = []
+        kept_list = list(kept)
+        with self._lock:
+            record = self._records.get(session_id)
+            if record is not None:
+                record.tickets[ticket_id] = Ticket(purpose, regno, kept_list)
+                while len(record.tickets) > MAX_TICKETS_PER_SESSION:
+                    dropped.append(record.tickets.popitem(last=False)[1])
+        if record is None:
+            dropped.append(Ticket(purpose, regno, kept_list))
+        _discard(upload for ticket in dropped for upload in ticket.kept)
+        return ticket_id if record is not None else None
+
+    def take_ticket(self, session_id: str, ticket_id: str, purpose: str) -> Ticket | None:
+        """Use up a ticket of this session for `purpose`; None if there is none (never issued,
+        used already, or its session ended)."""
+        with self._lock:
+            record = self._records.get(session_id)
+            if record is None or record.tickets.get(ticket_id, Ticket("")).purpose != purpose:
+                return None
+            return record.tickets.pop(ticket_id)
+
+    # -- forgetting --------------------------------------------------------------------------
+
+    def _take_expired(self, now: float, force: bool) -> list[SessionRecord]:
         # Forget idle sessions even if their owner never comes back: a seized idle process
         # must not hold a key derived from a codename.
-        if now - self._last_sweep < min(_SWEEP_EVERY_SECONDS, self.idle_seconds / 2):
-            return
-        self._last_sweep = now
-        expired = [
-            sid
-            for sid, (values, seen) in self._sessions.items()
-            if now - seen > self._limit(values)
-        ]
-        for session_id in expired:
-            del self._sessions[session_id]
+        with self._lock:
+            due = now - self._last_sweep >= min(_SWEEP_EVERY_SECONDS, self.idle_seconds / 2)
+            if not (due or force):
+                # Between sweeps, only the oldest session needs a look: the order is by activity.
+                first = next(iter(self._records.values()), None)
+                if first is None or now - first.last_seen <= self.idle_seconds:
+                    return []
+            self._last_sweep = now
+            expired = []
+            while self._records:
+                session_id, record = next(iter(self._records.items()))
+                if now - record.last_seen <= self.idle_seconds:
+                    break
+                expired.append(self._records.pop(session_id))
+            return expired
+
+    @staticmethod
+    def _forget(records: Iterable[SessionRecord]) -> None:
+        _discard(upload for record in records for upload in record.held())
+
+
+def _discard(uploads: Iterable[Discardable]) -> None:
+    for upload in uploads:
+        upload.discard()
 
 
 class MemorySessionInterface(SessionInterface):
@@ -141,11 +238,14 @@ class MemorySessionInterface(SessionInterface):
         if not session:
             if session.session_id is not None:
                 self.store.delete(session.session_id)
-                response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Strict")
+                self._clear_cookie(response)
             return
         if session.session_id is None:
-            session.session_id = secrets.token_urlsafe(32)
-        self.store.put(session.session_id, dict(session))
+            session.session_id = self.store.create(dict(session))
+        elif not self.store.update(session.session_id, dict(session)):
+            # Logged out or expired while this request ran: it stays gone.
+            self._clear_cookie(response)
+            return
         response.set_cookie(
             COOKIE_NAME,
             session.session_id,
@@ -155,6 +255,10 @@ class MemorySessionInterface(SessionInterface):
             secure=bool(app.config["SESSION_COOKIE_SECURE"]),
         )
         response.vary.add("Cookie")
+
+    @staticmethod
+    def _clear_cookie(response: Response) -> None:
+        response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Strict")
 
     def regenerate(self, session: SessionMixin) -> None:
         """Give the session a fresh id (at login and /create): an id planted or seen before
@@ -166,7 +270,7 @@ class MemorySessionInterface(SessionInterface):
         session.modified = True
 
     def destroy(self, session: SessionMixin) -> None:
-        """Log out: forget every value now, not at expiry."""
+        """Log out: forget every value and ticket now, not at expiry."""
         assert isinstance(session, MemorySession)  # noqa: S101 (type narrowing only)
         if session.session_id is not None:
             self.store.delete(session.session_id)

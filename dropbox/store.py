@@ -39,6 +39,19 @@ def coarsen_times(path: Path) -> None:
     os.utime(path, (midnight, midnight))
 
 
+def round_times_to_day(path: Path) -> None:
+    """Round a path's access and modification times down to the start of their own days: what
+    a read stamped (an operator command opening a key file) goes, the day of the last change
+    stays."""
+    info = os.stat(path, follow_symlinks=False)
+    day = dt.timedelta(days=1).total_seconds()
+    os.utime(
+        path,
+        (info.st_atime - info.st_atime % day, info.st_mtime - info.st_mtime % day),
+        follow_symlinks=False,
+    )
+
+
 class PendingFile:
     """A file in store/pending that becomes an item only through Store.commit."""
 
@@ -139,7 +152,8 @@ class Store:
         coarsen_times(self.items_dir)
 
     def clean_pending(self) -> int:
-        """Remove envelopes left half-written by a crash; called at start-up and by maintenance."""
+        """Remove envelopes left half-written by a crash; called when the site starts (the site
+        owns store/pending: nothing else writes there while it runs)."""
         removed = 0
         for path in self.pending_dir.glob("*.partial"):
             wipe_file(path)

@@ -4,7 +4,12 @@ factory returns an EncryptedUpload instead of a temporary file.
 Werkzeug's default factory spools files over 500 KiB to a plaintext temporary file; this one
 never does. Text fields stay in memory (bounded by MAX_FORM_MEMORY_SIZE). What waitress buffers
 before the app runs is handled in dropbox/serve.py (the spill directory must be RAM-backed).
-Uploads not committed by the end of the request are securely deleted in teardown.
+
+A file part becomes an envelope in the store only in a request whose upload ticket was already
+checked (dropbox/source/guards.py `take_ticket`): any other request's file parts are read and
+thrown away, so a forged or replayed form, or a file sent to a route that takes none, writes
+nothing to disk. Uploads not committed or kept by the end of the request are securely deleted in
+teardown.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ class EncryptingRequest(Request):
         filename: str | None = None,
         content_length: int | None = None,
     ) -> IO[bytes]:
-        if not filename:
+        if not filename or not g.get("upload_authorised"):
             return _DiscardSink()  # type: ignore[return-value]
         dropbox: DropBox = current_app.extensions["dropbox"]
         upload = dropbox.new_upload(filename, content_type or "application/octet-stream")
@@ -55,8 +60,19 @@ def pending_uploads() -> list[EncryptedUpload]:
     return uploads
 
 
+def keep(uploads: list[EncryptedUpload]) -> list[EncryptedUpload]:
+    """Hand these uploads over to a ticket: the teardown below leaves them in the store."""
+    for upload in uploads:
+        upload.finish()
+    held = g.setdefault("kept", [])
+    held.extend(uploads)
+    return uploads
+
+
 def discard_unfinished(_: Any = None) -> None:
-    """Teardown: a request that failed half-way leaves no envelope behind."""
+    """Teardown: a request that failed half-way leaves no envelope behind, except the uploads it
+    kept for the next submission of the same form (their ticket owns them now)."""
+    kept = {id(upload) for upload in g.pop("kept", [])}
     for upload in g.pop("uploads", []):
-        if not upload.finished:
+        if not upload.committed and id(upload) not in kept:
             upload.discard()

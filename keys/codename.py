@@ -16,6 +16,7 @@ their configuration, so that every codename already handed out still opens its r
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import re
 import secrets
@@ -204,11 +205,45 @@ def new_salts() -> tuple[bytes, bytes]:
     return secrets.token_bytes(SALT_BYTES), secrets.token_bytes(SALT_BYTES)
 
 
+@cache
+def _word_set(language: Language) -> frozenset[str]:
+    return frozenset(wordlist(language))
+
+
+def _fold(text: str) -> list[str]:
+    """The words of `text` as normalisation sees them (no length cap: any text may be searched)."""
+    return _SEPARATORS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).split()
+
+
+def contains_codename(text: str, tag: bytes, process_key: bytes) -> bool:
+    """Whether `text` holds, anywhere, a codename whose tag is `tag`: any run of consecutive
+    words, in either word list, as long as a codename of that list, in any case, width or
+    separators. Only runs made entirely of list words are hashed, so ordinary prose costs little.
+    """
+    words = _fold(text)
+    for language in LANGUAGES:
+        length = words_needed(len(wordlist(language)))
+        known = _word_set(language)
+        run_start = 0
+        for index, word in enumerate([*words, ""]):
+            if word in known:
+                continue
+            for start in range(run_start, index - length + 1):
+                candidate = " ".join(words[start : start + length]).encode("utf-8")
+                if hmac.compare_digest(_tag(candidate, process_key), tag):
+                    return True
+            run_start = index + 1
+    return False
+
+
+def _tag(normal: bytes, process_key: bytes) -> bytes:
+    return hashlib.blake2b(normal, key=process_key, digest_size=32, person=b"wbs-cn-tag").digest()
+
+
 def codename_tag(codename: str, process_key: bytes) -> bytes:
     """A keyed hash of the normalised codename, for refusing a message that repeats it.
 
     The session keeps this tag instead of the codename itself; `process_key` is random per process,
     so the tag is useless outside the running server's memory.
     """
-    normal = normalize(codename).encode("utf-8")
-    return hashlib.blake2b(normal, key=process_key, digest_size=32, person=b"wbs-cn-tag").digest()
+    return _tag(normalize(codename).encode("utf-8"), process_key)

@@ -1,49 +1,99 @@
-"""Short-lived tokens authenticated with a per-process key (BLAKE2b keyed MAC).
+"""Tokens that let the source site keep no server-side state for visitors who are not logged in.
 
-Used for upload tickets: a form that uploads carries a token naming the source and an expiry, so
-a slow upload (waitress receives the whole body before the app runs) is still accepted after the
-in-memory session idled out. The key is random per process: a restart invalidates every token.
+Two kinds, both under a key that is random per server process and never leaves its memory (a
+restart invalidates every token):
+
+- a *bound token* (`bind`/`is_bound`): a keyed MAC of a purpose and a random value the visitor's
+  browser holds in a SameSite=Strict cookie. A form that carries it proves it was rendered for
+  this browser by this server: the anti-forgery token of the anonymous forms (log in, create a
+  codename), without a session to remember it.
+- a *sealed value* (`seal`/`unseal`): XChaCha20-Poly1305 of a small document with an expiry,
+  the purpose as associated data. It carries the codename shown by /generate to /create inside
+  the page itself, so that no flood of page views can evict it from server memory before the
+  reporter continues, and nothing about it is stored.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import json
 import secrets
 import time
+from typing import Any
 
-_PERSON = b"wbs-ticket-v1"
+from nacl.bindings import (
+    crypto_aead_xchacha20poly1305_ietf_ABYTES,
+    crypto_aead_xchacha20poly1305_ietf_decrypt,
+    crypto_aead_xchacha20poly1305_ietf_encrypt,
+    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+)
+from nacl.exceptions import CryptoError
+
+_BIND_PERSON = b"wbs-form-bind-v1"
+_SEAL_CONTEXT = b"wbs-sealed-v1:"
+MAX_SEALED_CHARS = 4096
 
 
 def new_process_key() -> bytes:
     return secrets.token_bytes(32)
 
 
-def _mac(key: bytes, message: str) -> str:
-    return hashlib.blake2b(
-        message.encode("utf-8"), key=key, digest_size=32, person=_PERSON
-    ).hexdigest()
+def new_nonce() -> str:
+    """A random value for a visitor's cookie: 256 bits, URL-safe."""
+    return secrets.token_urlsafe(32)
 
 
-def issue(key: bytes, subject: str, lifetime_seconds: int, now: float | None = None) -> str:
-    """A token `subject.expiry.mac`; `subject` must not contain a dot."""
-    if "." in subject:
-        raise ValueError("subject must not contain '.'")
-    expires = int((now if now is not None else time.time()) + lifetime_seconds)
-    message = f"{subject}.{expires}"
-    return f"{message}.{_mac(key, message)}"
+def bind(key: bytes, purpose: str, nonce: str) -> str:
+    """The token that ties a form for `purpose` to the browser holding `nonce`."""
+    mac = hashlib.blake2b(
+        f"{purpose}\n{nonce}".encode(), key=key, digest_size=32, person=_BIND_PERSON
+    )
+    return mac.hexdigest()
 
 
-def check(key: bytes, token: str, now: float | None = None) -> str | None:
-    """The token's subject if it is authentic and unexpired, else None."""
-    if len(token) > 256:
+def is_bound(key: bytes, purpose: str, nonce: str, token: str) -> bool:
+    if not nonce or len(nonce) > 128 or len(token) != 64:
+        return False
+    return hmac.compare_digest(bind(key, purpose, nonce), token)
+
+
+def seal(key: bytes, purpose: str, document: dict[str, Any], lifetime_seconds: int) -> str:
+    """`document` (JSON-serialisable) sealed for `purpose` until now + lifetime."""
+    body = json.dumps(
+        {"d": document, "exp": int(time.time()) + lifetime_seconds}, separators=(",", ":")
+    ).encode()
+    nonce = secrets.token_bytes(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+    sealed = crypto_aead_xchacha20poly1305_ietf_encrypt(
+        body, _SEAL_CONTEXT + purpose.encode(), nonce, key
+    )
+    return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+
+def unseal(key: bytes, purpose: str, token: str, now: float | None = None) -> dict[str, Any] | None:
+    """The sealed document if `token` is authentic, for `purpose`, and unexpired; else None."""
+    if not token or len(token) > MAX_SEALED_CHARS:
         return None
-    parts = token.split(".")
-    if len(parts) != 3 or not parts[1].isdigit():
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError):
         return None
-    subject, expires, mac = parts
-    if not hmac.compare_digest(_mac(key, f"{subject}.{expires}"), mac):
+    nonce_size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+    if len(raw) < nonce_size + crypto_aead_xchacha20poly1305_ietf_ABYTES:
         return None
-    if int(expires) < (now if now is not None else time.time()):
+    try:
+        body = crypto_aead_xchacha20poly1305_ietf_decrypt(
+            raw[nonce_size:], _SEAL_CONTEXT + purpose.encode(), raw[:nonce_size], key
+        )
+        opened = json.loads(body)
+    except (CryptoError, ValueError):
         return None
-    return subject
+    if not isinstance(opened, dict) or not isinstance(opened.get("d"), dict):
+        return None
+    expires = opened.get("exp")
+    if not isinstance(expires, int) or expires < (now if now is not None else time.time()):
+        return None
+    document: dict[str, Any] = opened["d"]
+    return document

@@ -14,7 +14,7 @@ from dropbox.app import create_app
 from dropbox.service import DropBox
 from keys import codename
 from support.instances import make_site
-from support.pages import hidden, new_source, submit_report
+from support.pages import login, new_source, submit_report
 
 
 def _config(data: Path) -> dict[str, object]:
@@ -52,11 +52,8 @@ def test_an_instance_from_before_scheme_2_keeps_scheme_1(tmp_path: Path) -> None
     assert box.find_source(codename.CodenameDeriver(*salts).derive(text).lookup_id) is None
 
     restarted = create_app(DropBox(instance_module.load(server.data_dir))).test_client()
-    page = restarted.get("/login").get_data(as_text=True)
-    response = restarted.post(
-        "/login", data={"csrf_token": hidden(page, "csrf_token"), "codename": text}
-    )
-    assert response.status_code == 302
+    response = login(restarted, text)
+    assert response.status_code == 303
     assert regno in restarted.get("/lookup").get_data(as_text=True)
 
 

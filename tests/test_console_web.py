@@ -261,7 +261,7 @@ def test_reply_status_and_note_through_the_page(web: Web) -> None:
     response = web.post(f"{page}/note", {"text": "Hubungi unit audit."}, page)
     assert response.status_code == 302
     shown = web.client.get(page).get_data(as_text=True)
-    assert "Dalam penyelidikan" in shown and "Ditangani." in shown
+    assert "Dalam pemeriksaan" in shown and "Ditangani." in shown
     assert "Hubungi unit audit." in shown
 
 

@@ -23,6 +23,8 @@ PID 1: deploy/check-in-container.sh runs it in systemd-nspawn (docs/operator.md,
 from __future__ import annotations
 
 import configparser
+import html
+import http.client
 import http.cookiejar
 import http.server
 import os
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -481,30 +484,45 @@ def ram_dir() -> Iterator[Path]:
 
 
 def file_a_report(port: int, attachment: bytes) -> str:
-    """The reporter's journey over HTTP, as Tor Browser would send it; returns the regno."""
+    """The reporter's journey over HTTP, as Tor Browser would send it (cookies kept, redirects
+    followed); returns the regno."""
     base = f"http://127.0.0.1:{port}"
     opener = urllib.request.build_opener(
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def post(path: str, data: bytes, content_type: str = "application/x-www-form-urlencoded"
+             ) -> http.client.HTTPResponse:
+        return opener.open(urllib.request.Request(  # noqa: S310 (a fixed http://127.0.0.1 URL)
+            base + path, data=data, method="POST", headers={"Content-Type": content_type}),
+            timeout=60)
+
     page = opener.open(base + "/generate", timeout=30).read().decode()
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert csrf and 'id="codename"' in page
-    opener.open(urllib.request.Request(base + "/create", method="POST",  # noqa: S310
-                                       data=f"csrf_token={csrf.group(1)}".encode()), timeout=60)
-    page = opener.open(base + "/submit", timeout=30).read().decode()
-    ticket = re.search(r'name="ticket" value="([^"]+)"', page)
-    assert ticket
+    pending = re.search(r'name="pending" value="([^"]+)"', page)
+    shown = re.search(r'id="codename">([^<]+)<', page)
+    assert pending and shown
+    confirm = post("/confirm", urllib.parse.urlencode({"pending": pending.group(1)}).encode())
+    words = shown.group(1).split()
+    typed = {f"word{n}": words[int(n) - 1]
+             for n in re.findall(r'name="word(\d+)"', confirm.read().decode())}
+    assert typed
+    created = post("/create", urllib.parse.urlencode({"pending": pending.group(1), **typed})
+                   .encode())
+    assert created.url == base + "/submit"  # the redirect after /create: the report form
+    action = re.search(r'<form method="post" action="(/submit\?ticket=[^"]+)"',
+                       created.read().decode())
+    assert action
     boundary = secrets.token_hex(16)
-    fields = {"ticket": ticket.group(1), "category": "procurement_fraud",
-              "relation": "employee", "what": "Pengadaan laptop digelembungkan"}
+    fields = {"category": "procurement_fraud", "relation": "employee",
+              "what": "Pengadaan laptop digelembungkan"}
     body = b"".join(
         f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
         .encode() for name, value in fields.items()
     ) + (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="bukti.bin"'
          f'\r\nContent-Type: application/octet-stream\r\n\r\n').encode() + attachment + (
         f"\r\n--{boundary}--\r\n").encode()
-    reply = opener.open(urllib.request.Request(  # noqa: S310 (a fixed http://127.0.0.1 URL)
-        base + "/submit", data=body, method="POST",
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}), timeout=60)
+    reply = post(html.unescape(action.group(1)), body, f"multipart/form-data; boundary={boundary}")
+    # POST, then the redirect to the thank-you page, which shows the register number.
+    assert reply.url == base + "/thanks"
     regno = re.search(r'id="regno">([^<]+)<', reply.read().decode())
     assert reply.status == 200 and regno
     return regno.group(1)

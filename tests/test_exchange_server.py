@@ -24,7 +24,7 @@ from keys.records import check_server_body, today
 from support.bundles import response_bundle
 from support.inspection import tree_snapshot
 from support.instances import MiB, Site, make_site
-from support.pages import new_source, submit_report
+from support.pages import login, new_source, submit_report
 
 
 def export(server: Site, out: Path, *extra: str) -> Path:
@@ -105,10 +105,7 @@ def _reply_and_status(server: Site, codename: str, regno: str) -> list[dict]:
 def login_and_lookup(server: Site, codename: str) -> str:
     server.flask.post("/logout", data={})  # CSRF-less logout is refused; use a new client
     client = server.flask.application.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    token = page.split('name="csrf_token" value="')[1].split('"')[0]
-    response = client.post("/login", data={"csrf_token": token, "codename": codename.upper()})
-    assert response.status_code == 302
+    assert login(client, codename.upper()).status_code == 303
     return client.get("/lookup").get_data(as_text=True)
 
 

@@ -23,7 +23,15 @@ from support.bundles import response_bundle
 from support.http import encode_multipart
 from support.inspection import counts, decrypt_store, store_problems
 from support.instances import MiB, Site, make_site
-from support.pages import OneStepReporter, hidden, marker, new_source, report_fields, submit_report
+from support.pages import (
+    OneStepReporter,
+    form_action,
+    hidden,
+    marker,
+    new_source,
+    report_fields,
+    submit_report,
+)
 from support.processes import RealServer, real_server, wait_until
 
 REPORT_IN_LOOKUP = re.compile(r'id="report-(WBS-[0-9A-Z-]+)"')
@@ -49,7 +57,7 @@ def store_some(server: RealServer, data: Path, inspectorate) -> Before:
         [("nota.pdf", b"%PDF-1.4 " + os.urandom(70_000), "application/pdf"),
          ("foto.jpg", os.urandom(200_000), "image/jpeg")])
     assert reporter.followup(regno, marker("more"), [("kontrak.txt", os.urandom(5000),
-                                                      "text/plain")]).status == 302
+                                                      "text/plain")]).status == 303
     assert store_problems(data) == []
     return Before(codename, [regno], counts(data), decrypt_store(data, inspectorate),
                   raw_items(data))
@@ -66,28 +74,29 @@ def assert_intact(server: RealServer, data: Path, inspectorate, before: Before) 
     assert raw_items(data) == before.raw
     assert decrypt_store(data, inspectorate) == before.opened
     reporter = OneStepReporter(server.client())
-    assert reporter.login(before.codename).status == 302
+    assert reporter.login(before.codename).status == 303
     page = reporter.lookup()
     assert page.status == 200
     assert REPORT_IN_LOOKUP.findall(page.text) == before.regnos
 
 
-def _upload_head(port: int, cookie: str, content_type: str, length: int) -> bytes:
-    return (f"POST /submit HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n"
+def _upload_head(port: int, cookie: str, content_type: str, length: int, action: str) -> bytes:
+    return (f"POST {action} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n"
             f"Content-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n").encode()
 
 
-def big_upload(server: RealServer, size: int) -> tuple[OneStepReporter, bytes, str]:
-    """A logged-in reporter's report form with one large attachment, as raw request bytes."""
+def big_upload(server: RealServer, size: int) -> tuple[OneStepReporter, bytes, str, str]:
+    """A logged-in reporter's report form with one large attachment, as raw request bytes, and
+    the form's action URL (its ticket in it)."""
     reporter = OneStepReporter(server.client())
     reporter.create()
     form = reporter.agent.get("/submit")
     block = os.urandom(MiB)
     body, content_type = encode_multipart(
-        [("ticket", hidden(form.text, "ticket")), *report_fields(marker("big")).items()],
+        list(report_fields(marker("big")).items()),
         [("video.mp4", block * (size // MiB), "video/mp4")])
     assert reporter.agent.cookie_header()
-    return reporter, body, content_type
+    return reporter, body, content_type, form_action(form.text, "/submit")
 
 
 @pytest.fixture
@@ -97,11 +106,11 @@ def served(tmp_path: Path) -> Site:
 
 def test_kill_while_the_body_is_still_arriving(served: Site, tmp_path: Path) -> None:
     with real_server(served.data, tmp_path / "server-logs") as server:
-        reporter, body, content_type = big_upload(server, 64 * MiB)
+        reporter, body, content_type, action = big_upload(server, 64 * MiB)
         before = store_some(server, served.data, served.inspectorate)
         sock = socket.create_connection(("127.0.0.1", server.port))
         sock.sendall(_upload_head(server.port, reporter.agent.cookie_header(), content_type,
-                                  len(body)) + body[: len(body) // 2])
+                                  len(body), action) + body[: len(body) // 2])
         # Waitress is buffering the body into the spill directory when the power goes.
         time.sleep(0.5)
         server.kill()
@@ -116,11 +125,11 @@ def test_kill_while_the_upload_is_being_encrypted_into_the_store(served: Site,
                                                                  tmp_path: Path) -> None:
     pending = served.data / "store" / "pending"
     with real_server(served.data, tmp_path / "server-logs") as server:
-        reporter, body, content_type = big_upload(server, 200 * MiB)
+        reporter, body, content_type, action = big_upload(server, 200 * MiB)
         before = store_some(server, served.data, served.inspectorate)
         sock = socket.create_connection(("127.0.0.1", server.port))
         sock.sendall(_upload_head(server.port, reporter.agent.cookie_header(), content_type,
-                                  len(body)) + body)
+                                  len(body), action) + body)
 
         def half_written() -> bool:
             return any(path.stat().st_size > 8 * MiB for path in pending.glob("*.partial"))
@@ -181,7 +190,7 @@ def full_disk(tmp_path_factory: pytest.TempPathFactory) -> FullDisk:
     limited = tmp / "limited" / "server-logs"
     with real_server(served.data, limited, fsize_limit=FSIZE_LIMIT) as server:
         reporter = OneStepReporter(server.client())
-        assert reporter.login(before.codename).status == 302
+        assert reporter.login(before.codename).status == 303
         # Under waitress's 1 MiB in-memory limit, so only the envelope write hits the full disk.
         reply = reporter.submit_raw(report_fields(marker("full")),
                                     [("rekaman.mp3", os.urandom(600 * 1024), "audio/mpeg")])
@@ -204,7 +213,7 @@ def test_full_disk_keeps_everything_stored_before(full_disk: FullDisk) -> None:
         assert full_disk.raw_after[name] == raw
     for entry_id, opened in full_disk.before.opened.items():
         assert full_disk.opened_after[entry_id] == opened
-    assert full_disk.small_status == 200
+    assert full_disk.small_status == 303  # filed: the redirect to the thank-you page
     assert "Traceback" not in full_disk.page and 'File "' not in full_disk.page
 
 
@@ -287,8 +296,8 @@ def test_damaged_reply_envelope_on_disk_leaves_lookup_working(tmp_path: Path,
             path.unlink()
     client = server.flask.application.test_client()
     page = client.get("/login?lang=en").get_data(as_text=True)
-    assert client.post("/login", data={"csrf_token": hidden(page, "csrf_token"),
-                                       "codename": codename}).status_code == 302
+    assert client.post("/login", data={"token": hidden(page, "token"),
+                                       "codename": codename}).status_code == 303
     response = client.get("/lookup")
     text = response.get_data(as_text=True)
     assert response.status_code == 200

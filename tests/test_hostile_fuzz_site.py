@@ -4,7 +4,8 @@ cookies and query strings.
 
 After every request: the status is one the site defines, no page shows a traceback or debugger
 text, redirects stay on the site, and the store is consistent with the database (every envelope
-has a row and every row an envelope, nothing left in store/pending).
+has a row and every row an envelope, nothing in store/pending but the uploads a live session keeps
+for a form sent back for correction).
 """
 
 from __future__ import annotations
@@ -27,21 +28,25 @@ from werkzeug.test import TestResponse
 from dropbox.exchange import import_bundle
 from dropbox.sessions import COOKIE_NAME
 from support.bundles import response_bundle
-from support.inspection import store_problems
+from support.inspection import kept_uploads, store_problems
 from support.instances import MiB, make_site
 from support.instances import Site as Instance
 from support.pages import TRACEBACK_SIGNS, hidden, new_source, submit_report
 from support.processes import real_server
 
-ALLOWED_STATUSES = {200, 302, 400, 403, 404, 405, 413, 429, 503}
+# 303: every form is answered with a redirect; 409: a codename page sent twice; 410: a report
+# for a source forgotten meanwhile.
+ALLOWED_STATUSES = {200, 303, 400, 403, 404, 405, 409, 410, 413, 429, 503}
 METHODS = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"]
-ROUTES = ["/", "/generate", "/create", "/submit", "/login", "/lookup", "/followup",
-          "/reply/delete", "/logout", "/metadata", "/robots.txt", "/static/style.css"]
+ROUTES = ["/", "/generate", "/confirm", "/create", "/codename", "/submit", "/thanks", "/login",
+          "/lookup", "/followup", "/reply/delete", "/logout", "/logged-out", "/metadata",
+          "/robots.txt", "/static/style.css"]
+VISIT_COOKIE = "wbs_visit"
 ODD_PATHS = ["/static/../dropbox.db", "/static/%2e%2e/db.key", "/lookup/", "/%00", "/\u202e",
              "/index.php", "/.git/config", "/static/", "/submit;jsessionid=1", "/admin"]
-FIELD_NAMES = ["ticket", "csrf_token", "category", "relation", "what", "who", "where", "when",
-               "how", "message", "pseudonym", "contact", "files", "codename", "regno",
-               "reply_id", "website", "lang"]
+FIELD_NAMES = ["ticket", "csrf_token", "token", "pending", "word1", "word4", "word8", "confirm",
+               "category", "relation", "what", "who", "where", "when", "how", "message",
+               "pseudonym", "contact", "files", "codename", "regno", "reply_id", "website", "lang"]
 SETTINGS = settings(max_examples=120, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.large_base_example])
@@ -202,24 +207,43 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
 
 @dataclass
 class Session:
+    """One browser's state: its Cookie header, and what its pages gave it to send back."""
+
     cookie: str
-    csrf: str
-    ticket: str
-    reply_ids: list[str]
+    csrf: str = ""  # the session's anti-forgery token (logged in only)
+    submit: str = ""  # "ticket=..." of the report form (logged in only)
+    followup: str = ""  # "ticket=..." of the follow-up form of the site's report
+    reply_ids: list[str] = field(default_factory=list)
+    token: str = ""  # a visitor's /login token, bound to the visitor's cookie
+    pending: str = ""  # a visitor's sealed codename page
+
+    def form_fields(self) -> list[tuple[str, str]]:
+        if self.csrf:
+            return [("csrf_token", self.csrf)]
+        return [("token", self.token), ("pending", self.pending)]
+
+
+def _ticket(page: str, path: str) -> str:
+    match = re.search(rf'action="{re.escape(path)}\?(ticket=[^"&]+)"', page)
+    assert match, f"no form posting to {path}"
+    return match.group(1)
 
 
 def logged_in(site: Site) -> Session:
     """A fresh logged-in session for the site's source (each example may log out or rotate)."""
     client = site.app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    response = client.post("/login", data={"csrf_token": hidden(page, "csrf_token"),
+    response = client.post("/login", data={"token": hidden(page, "token"),
                                            "codename": site.codename})
-    assert response.status_code == 302
+    assert response.status_code == 303
     lookup = client.get("/lookup").get_data(as_text=True)
+    form = client.get("/submit").get_data(as_text=True)
     cookie = client.get_cookie(COOKIE_NAME)
     assert cookie is not None
-    return Session(cookie.value, hidden(lookup, "csrf_token"), hidden(lookup, "ticket"),
-                   re.findall(r'name="reply_id" value="([0-9a-f]{32})"', lookup))
+    card = lookup.split(f'id="report-{site.regno}"', 1)[1]
+    return Session(f"{COOKIE_NAME}={cookie.value}", hidden(lookup, "csrf_token"),
+                   _ticket(form, "/submit"), _ticket(card, "/followup"),
+                   re.findall(r'id="reply-([0-9a-f]{32})"', lookup))
 
 
 def own_reply(state: Session, data: st.DataObject) -> str:
@@ -229,11 +253,16 @@ def own_reply(state: Session, data: st.DataObject) -> str:
 
 
 def pending_codename(site: Site) -> Session:
+    """A visitor who is not logged in, holding a codename page and a login page (no session:
+    the forms are bound to the visitor's random cookie)."""
     client = site.app.test_client()
     page = client.get("/generate").get_data(as_text=True)
-    cookie = client.get_cookie(COOKIE_NAME)
-    assert cookie is not None
-    return Session(cookie.value, hidden(page, "csrf_token"), "", [])
+    login = client.get("/login").get_data(as_text=True)
+    assert client.get_cookie(COOKIE_NAME) is None
+    visit = client.get_cookie(VISIT_COOKIE)
+    assert visit is not None
+    return Session(f"{VISIT_COOKIE}={visit.value}", token=hidden(login, "token"),
+                   pending=hidden(page, "pending"))
 
 
 def check_response(site: Site, response: TestResponse, method: str) -> None:
@@ -244,12 +273,12 @@ def check_response(site: Site, response: TestResponse, method: str) -> None:
     text = body.decode("utf-8", "replace")
     for sign in TRACEBACK_SIGNS:
         assert sign not in text, f"{sign!r} in a {response.status_code} page"
-    if response.status_code == 302:
+    if 300 <= response.status_code < 400:
         location = response.headers.get("Location", "")
         assert location.startswith("/") and not location.startswith("//"), location
     if method == "HEAD":
         assert body == b""
-    assert store_problems(site.server.data) == []
+    assert store_problems(site.server.data, kept_uploads(site.app)) == []
 
 
 # -- the fuzzers ----------------------------------------------------------------------------
@@ -296,14 +325,14 @@ def header_sets(draw: st.DrawFn) -> dict[str, str]:
 def cookie_header(draw: st.DrawFn, session: Session | None) -> str | None:
     choice = draw(st.sampled_from(["none", "junk", "big", "forged", "real", "real+junk",
                                    "twice"]))
-    real = f"{COOKIE_NAME}={session.cookie}" if session else None
+    real = session.cookie if session else None
     if choice == "junk":
         return draw(st.sampled_from(["=", ";;;", "a=b; a=c", f"{COOKIE_NAME}=", "\x00=\x01",
                                      f'{COOKIE_NAME}="quoted"', f"{COOKIE_NAME}=" + "\u00e9" * 30]))
     if choice == "big":
         return "junk=" + "J" * 4096
     if choice == "forged":
-        return f"{COOKIE_NAME}={secrets.token_urlsafe(32)}"
+        return draw(st.sampled_from([COOKIE_NAME, VISIT_COOKIE])) + f"={secrets.token_urlsafe(32)}"
     if choice == "real" and real:
         return real
     if choice == "real+junk" and real:
@@ -331,13 +360,18 @@ def test_every_route_with_every_method(site: Site) -> None:
             for method in METHODS:
                 if route in ("/logout", "/create", "/login") and state:
                     state = logged_in(site)  # these end or rotate the session: start again
-                headers = {"Cookie": f"{COOKIE_NAME}={state.cookie}"} if state else {}
+                headers = {"Cookie": state.cookie} if state else {}
                 body = None
                 if method in ("POST", "PUT", "PATCH", "DELETE"):
                     body = b"csrf_token=" + (state.csrf.encode() if state else b"x") + \
                         b"&what=%00%E2%80%AE&codename=" + b"a" * 300
                     headers["Content-Type"] = "application/x-www-form-urlencoded"
                 check_response(site, send(site, method, route, b"", body, headers), method)
+                if state and route in ("/submit", "/followup") and method == "POST":
+                    # And with the form's own ticket in the URL (used up: take a new one).
+                    query = (state.submit if route == "/submit" else state.followup).encode()
+                    check_response(site, send(site, method, route, query, body, headers), method)
+                    state = logged_in(site)
 
 
 @SETTINGS
@@ -350,12 +384,18 @@ def test_any_route_any_method_any_headers(site: Site, data: st.DataObject, targe
     cookie = cookie_header(data.draw, state)
     if cookie is not None:
         headers["Cookie"] = cookie
+    query = target["query"]
+    if state and state.csrf and target["path"] in ("/submit", "/followup") and data.draw(
+            st.booleans()):
+        # The upload form's own ticket, in the URL where the form puts it.
+        ticket = state.submit if target["path"] == "/submit" else state.followup
+        query = ticket.encode() + (b"&" + query if query else b"")
     kind = data.draw(st.sampled_from(["none", "form", "raw"]))
     body: bytes | None = None
     if kind == "form":
         pairs = data.draw(st.lists(st.tuples(names, values), max_size=8))
         if state and data.draw(st.booleans()):
-            pairs.append(("csrf_token", state.csrf))
+            pairs += state.form_fields()
         body = b"&".join(urllib.parse.quote_from_bytes(as_bytes(k)).encode() + b"="
                          + urllib.parse.quote_from_bytes(as_bytes(v)).encode() for k, v in pairs)
         headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
@@ -363,8 +403,7 @@ def test_any_route_any_method_any_headers(site: Site, data: st.DataObject, targe
         body = data.draw(st.binary(max_size=2000))
     length = data.draw(st.sampled_from([None, None, "-1", "abc", "0", "99999999999999999999",
                                         "5", "1000000"]))
-    response = send(site, target["method"], target["path"], target["query"], body, headers,
-                    length)
+    response = send(site, target["method"], target["path"], query, body, headers, length)
     check_response(site, response, target["method"])
 
 
@@ -376,22 +415,30 @@ def test_upload_routes_with_hostile_multipart(site: Site, data: st.DataObject | 
     multipart shape; also the CSRF-protected routes with multipart bodies."""
     state = logged_in(site)
     if data is None:
-        route, real = "/submit", [Part("ticket", state.ticket.encode()),
-                                  Part("category", b"other"), Part("relation", b"public"),
+        route, real = "/submit", [Part("category", b"other"), Part("relation", b"public"),
                                   Part("what", b"ok"),
                                   Part("files", b"x" * 1000, "a.txt", "text/plain")]
         shape_body, content_type = _well_formed(real)
-        headers = {"Content-Type": content_type, "Cookie": f"{COOKIE_NAME}={state.cookie}"}
-        response = send(site, "POST", route, b"", shape_body, headers)
+        headers = {"Content-Type": content_type, "Cookie": state.cookie}
+        response = send(site, "POST", route, state.submit.encode(), shape_body, headers)
         check_response(site, response, "POST")
-        assert response.status_code == 200
+        assert response.status_code == 303
         return
     route = data.draw(st.sampled_from(["/submit", "/submit", "/followup", "/followup", "/login",
-                                       "/reply/delete", "/logout", "/create", "/lookup"]))
+                                       "/reply/delete", "/logout", "/create", "/confirm",
+                                       "/lookup"]))
     likely = st.sampled_from([True, True, True, False])
-    real = [Part("ticket", state.ticket.encode())] if data.draw(likely) else []
+    # The upload forms' tickets travel in the URL; sometimes the other form's, or in the body.
+    ticket = data.draw(st.sampled_from([state.submit, state.followup, ""]))
+    if route in ("/submit", "/followup") and data.draw(likely):
+        ticket = state.submit if route == "/submit" else state.followup
+    real = [Part("ticket", ticket.removeprefix("ticket=").encode())] if data.draw(
+        st.booleans()) else []
     if data.draw(st.booleans()):
         real.append(Part("csrf_token", state.csrf.encode()))
+    if route in ("/login", "/create", "/confirm") and data.draw(st.booleans()):
+        visitor = pending_codename(site)
+        real += [Part(name, value.encode()) for name, value in visitor.form_fields()]
     if route == "/submit" and data.draw(likely):
         real += [Part("category", data.draw(st.sampled_from([b"other", b"bribery", b"x"]))),
                  Part("relation", data.draw(st.sampled_from([b"public", b"employee", b""]))),
@@ -405,12 +452,14 @@ def test_upload_routes_with_hostile_multipart(site: Site, data: st.DataObject | 
     body, content_type = data.draw(multipart_bodies(real))
     headers = {"Content-Type": content_type}
     if data.draw(st.booleans()):
-        headers["Cookie"] = f"{COOKIE_NAME}={state.cookie}"
+        headers["Cookie"] = state.cookie
     length = data.draw(st.sampled_from([None, None, None, str(len(body) // 2),
                                         str(len(body) + 100)]))
+    query = data.draw(st.sampled_from([b"", b"lang=en", b"lang=xx"]))
+    if ticket:
+        query = ticket.encode() + (b"&" + query if query else b"")
     response = send(site, data.draw(st.sampled_from(["POST", "POST", "POST", "PUT"])), route,
-                    data.draw(st.sampled_from([b"", b"lang=en", b"lang=xx"])), body, headers,
-                    length)
+                    query, body, headers, length)
     check_response(site, response, "POST")
 
 
@@ -424,32 +473,32 @@ def _well_formed(real: list[Part]) -> tuple[bytes, str]:
 def test_long_escapable_file_name_and_type_are_accepted(site: Site) -> None:
     """Control for the bug below: a long but escapable name and type are simply accepted."""
     state = logged_in(site)
-    real = [Part("ticket", state.ticket.encode()), Part("category", b"other"),
-            Part("relation", b"public"), Part("what", b"ok"),
+    real = [Part("category", b"other"), Part("relation", b"public"), Part("what", b"ok"),
             Part("files", b"data", "\x01" * 255, "x/" + "\x01" * 400)]
     body, content_type = _well_formed(real)
-    response = send(site, "POST", "/submit", b"", body,
-                    {"Content-Type": content_type, "Cookie": f"{COOKIE_NAME}={state.cookie}"})
+    response = send(site, "POST", "/submit", state.submit.encode(), body,
+                    {"Content-Type": content_type, "Cookie": state.cookie})
     check_response(site, response, "POST")
-    assert response.status_code == 200
+    assert response.status_code == 303
 
 
 def test_upload_metadata_over_the_limit_is_not_left_in_pending(site: Site) -> None:
     """A file name of 255 non-BMP characters (12 bytes each once JSON-escaped) and a long
     non-ASCII part Content-Type: the metadata must still fit, and nothing stays in pending."""
     state = logged_in(site)
-    real = [Part("ticket", state.ticket.encode()), Part("category", b"other"),
-            Part("relation", b"public"), Part("what", b"ok"),
+    real = [Part("category", b"other"), Part("relation", b"public"), Part("what", b"ok"),
             Part("files", b"data", "\U0001F600" * 255, "x/" + "\u00e9" * 300)]
     body, content_type = _well_formed(real)
-    response = send(site, "POST", "/submit", b"", body,
-                    {"Content-Type": content_type, "Cookie": f"{COOKIE_NAME}={state.cookie}"})
+    response = send(site, "POST", "/submit", state.submit.encode(), body,
+                    {"Content-Type": content_type, "Cookie": state.cookie})
     try:
         check_response(site, response, "POST")
-        assert response.status_code == 200
+        assert response.status_code == 303
     finally:
+        kept = kept_uploads(site.app)
         for leftover in (site.server.data / "store" / "pending").iterdir():
-            leftover.unlink()  # so the other tests of this module see a clean store
+            if leftover.name not in kept:
+                leftover.unlink()  # so the other tests of this module see a clean store
 
 
 @settings(SETTINGS, max_examples=80)
@@ -458,9 +507,14 @@ def test_logged_in_forms_with_random_fields(site: Site, data: st.DataObject) -> 
     """Urlencoded posts with a live session and a valid CSRF token: the checks after CSRF."""
     state = logged_in(site)
     route = data.draw(st.sampled_from(["/login", "/reply/delete", "/logout", "/create",
-                                       "/followup", "/submit"]))
-    fields = [("csrf_token", state.csrf), ("ticket", state.ticket)]
+                                       "/confirm", "/generate", "/followup", "/submit"]))
+    fields = [("csrf_token", state.csrf)]
+    if route in ("/login", "/create", "/confirm", "/generate"):
+        fields += pending_codename(site).form_fields()  # a visitor's form tokens, as well
     fields += data.draw(st.lists(st.tuples(names, values), max_size=10))
+    query = b""
+    if route in ("/submit", "/followup") and data.draw(st.booleans()):
+        query = (state.submit if route == "/submit" else state.followup).encode()
     if route == "/reply/delete" and data.draw(st.booleans()):
         fields.append(("reply_id", own_reply(state, data)))
     if route == "/login" and data.draw(st.booleans()):
@@ -469,14 +523,13 @@ def test_logged_in_forms_with_random_fields(site: Site, data: st.DataObject) -> 
             site.codename + "\x00", site.codename * 40]))))
     body = b"&".join(urllib.parse.quote_from_bytes(as_bytes(k)).encode() + b"="
                      + urllib.parse.quote_from_bytes(as_bytes(v)).encode() for k, v in fields)
-    headers = {"Content-Type": "application/x-www-form-urlencoded",
-               "Cookie": f"{COOKIE_NAME}={state.cookie}"}
-    response = send(site, "POST", route, b"", body, headers)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": state.cookie}
+    response = send(site, "POST", route, query, body, headers)
     check_response(site, response, "POST")
 
 
 def test_store_is_consistent_after_the_fuzzing(site: Site) -> None:
-    assert store_problems(site.server.data) == []
+    assert store_problems(site.server.data, kept_uploads(site.app)) == []
     assert Path(site.server.data / "store" / "pending").is_dir()
 
 

@@ -13,6 +13,12 @@ What is checked:
   per circuit by HAProxy, which tells circuits apart only by the circuit ids tor exports, while
   an honest reporter on another circuit creates a codename, files a report, logs in and reads it.
 
+The site answers only its onion name(s) and the loopback (Flask's TRUSTED_HOSTS, from the
+instance's `onion_names`): over Tor every request carries `Host: <the onion>`. So the fixture
+learns the address first (the onion service writes its hostname file as it starts), adds it to
+the instance as `dropbox onion --add` does, and only then starts `dropbox serve`, on the port
+HAProxy already forwards to.
+
 The network bootstraps once for the module (35-45 s here); everything runs on 127.0.0.1. A
 network that does not come up fails the tests with every tor's log tail, within 120 s.
 Skipped only where tor, tor-gencert or haproxy is missing (`make test` installs them).
@@ -47,14 +53,16 @@ from tornet import (
     write_torrc,
 )
 
+from dropbox.instance import change_onion_names
+from dropbox.sessions import COOKIE_NAME
 from keys import codename
 from keys.keytypes import RecipientIdentity
 from support.http import HttpAgent
 from support.inspection import decrypt_store
 from support.instances import MiB, make_site
 from support.pages import OneStepReporter as Reporter
-from support.pages import hidden, report_fields
-from support.processes import RealServer, real_server
+from support.pages import element_text, hidden, report_fields
+from support.processes import RealServer, free_port, real_server
 from support.proxy import Proxy, haproxy_binary, running_proxy
 
 pytestmark = pytest.mark.slow
@@ -149,27 +157,37 @@ class Onion:
         )
 
 
-def wait_until_reachable(network: TorNetwork, service: TorNode, deadline: float) -> str:
-    """Fetches the landing page through Tor, each try on a new circuit, until it answers;
-    returns the onion address."""
+def onion_address(network: TorNetwork, service: TorNode, deadline: float) -> str:
+    """The address the onion service wrote into its hostname file as it started (long before
+    it can be reached: its descriptor is not published yet)."""
     hostname = service.directory / "hs" / "hostname"
-    last_error = "the service wrote no onion address"
+
+    def written() -> bool:
+        return hostname.exists() and bool(ONION_RE.match(hostname.read_text().strip()))
+
+    if not wait_for(written, max(0.0, deadline - time.monotonic()), 0.1) or network.dead():
+        pytest.fail(f"the onion service wrote no onion address\n{network.diagnostics()}")
+    network.milestone("onion address")
+    return hostname.read_text().strip()
+
+
+def wait_until_reachable(network: TorNetwork, address: str, deadline: float) -> None:
+    """Fetches the landing page through Tor, each try on a new circuit, until it answers."""
+    last_error = "not tried"
     for attempt in range(1000):
         remaining = deadline - time.monotonic()
         if remaining <= 0 or network.dead():
             break
-        if hostname.exists():
-            address = hostname.read_text().strip()
-            try:
-                page = OnionHttp(
-                    address, network.socks_port, f"probe-{attempt}", timeout=min(15.0, remaining)
-                ).get("/")
-                if page.status == 200:
-                    network.milestone("onion answers")
-                    return address
-                last_error = f"the landing page answered {page.status}"
-            except OSError as error:
-                last_error = f"{type(error).__name__}: {error}"
+        try:
+            page = OnionHttp(
+                address, network.socks_port, f"probe-{attempt}", timeout=min(15.0, remaining)
+            ).get("/")
+            if page.status == 200:
+                network.milestone("onion answers")
+                return
+            last_error = f"the landing page answered {page.status}"
+        except OSError as error:
+            last_error = f"{type(error).__name__}: {error}"
         time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
     pytest.fail(f"the onion service did not answer ({last_error})\n{network.diagnostics()}")
 
@@ -181,9 +199,11 @@ def onion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Onion]:
     haproxy_binary()  # skips where haproxy is missing
     tmp = tmp_path_factory.mktemp("onion")
     instance = make_site(tmp, upload_limit=16 * MiB, with_app=False)
+    # HAProxy forwards to the site's port before the site runs: the site can start only once
+    # the onion address is known, and the onion service needs HAProxy's port to start.
+    site_port = free_port()
     with contextlib.ExitStack() as stack:
-        server = stack.enter_context(real_server(instance.data_dir, tmp / "server-logs"))
-        proxy = stack.enter_context(running_proxy(server.port, tmp / "proxy"))
+        proxy = stack.enter_context(running_proxy(site_port, tmp / "proxy"))
         network = stack.enter_context(private_network(tmp / "tor"))
         deadline = time.monotonic() + BOOTSTRAP_TIMEOUT
         if not network.wait_for_consensus(deadline):
@@ -191,7 +211,13 @@ def onion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Onion]:
         # The client and the service start now, so that they bootstrap at once.
         network.start_client()
         service = start_onion_service(network, proxy.port)
-        address = wait_until_reachable(network, service, deadline)
+        address = onion_address(network, service, deadline)
+        # As install.sh does with `dropbox onion --add`: the site answers this name from now on.
+        assert change_onion_names(instance.data_dir, add=address).onion_names == (address,)
+        server = stack.enter_context(
+            real_server(instance.data_dir, tmp / "server-logs", port=site_port)
+        )
+        wait_until_reachable(network, address, deadline)
         yield Onion(address, network, service, proxy, server, instance.recipient)
 
 
@@ -207,11 +233,11 @@ def test_a_reporter_files_and_reads_a_report_over_the_onion_service(onion: Onion
         report_fields("Procurement contract awarded to the director's brother"),
         [("evidence.pdf", attachment, "application/pdf")],
     )
-    assert reporter.logout().status == 200
+    assert reporter.logout().status == 303
     # Later, a new visit on a new circuit: the codename alone leads back to the report.
     again = Reporter(onion.visitor("journey-2"))
     login = again.login(text)
-    assert login.status == 302, (login.status, login.text[-300:])
+    assert login.status == 303, (login.status, login.text[-300:])
     page = again.lookup()
     assert page.status == 200 and regno in page.text, onion.failure(page.text[-500:])
     # The attachment crossed Tor whole: the inspectorate's key opens it, byte for byte.
@@ -301,7 +327,7 @@ def _bad_logins(flood: Flood, circuit: str) -> None:
             if page.status != 200:
                 flood.count(circuit, f"login page {page.status}")
                 continue
-            form = {"csrf_token": hidden(page.text, "csrf_token"), "codename": codename.generate()}
+            form = {"token": hidden(page.text, "token"), "codename": codename.generate()}
             answer = http.post("/login", form)
             flood.count(circuit, f"login {answer.status}")
         except (OSError, AssertionError) as error:  # AssertionError: a page without a form
@@ -314,11 +340,18 @@ def _creates(flood: Flood, circuit: str) -> None:
         if not flood.on():
             return
         try:
+            # A new codename each time: the session a create made is thrown away (logged in,
+            # /generate would send this visitor to the report form instead).
+            http.cookies.pop(COOKIE_NAME, None)
             page = http.get("/generate")
             if page.status != 200:
                 flood.count(circuit, f"create page {page.status}")
                 continue
-            form = {"csrf_token": hidden(page.text, "csrf_token")}
+            # The confirmation step asks two of the words; every word typed back answers it,
+            # whichever two they are: each POST /create costs the site a codename derivation.
+            words = element_text(page.text, "codename").split()
+            form = {"pending": hidden(page.text, "pending")}
+            form |= {f"word{n}": word for n, word in enumerate(words, 1)}
             answer = http.post("/create", form)
             flood.count(circuit, f"create {answer.status}")
         except (OSError, AssertionError) as error:  # AssertionError: a page without a form
@@ -398,10 +431,10 @@ def _honest_visit(onion: Onion, timings: dict[str, float]) -> None:
             [("bukti.jpg", os.urandom(MiB), "image/jpeg")],
         ),
     )
-    assert timed("logout", honest.logout).status == 200
+    assert timed("logout", honest.logout).status == 303
     again = Reporter(onion.visitor("honest"))
     login = timed("login", lambda: again.login(text))
-    assert login.status == 302, (login.status, login.text[-300:])
+    assert login.status == 303, (login.status, login.text[-300:])
     page = timed("lookup", again.lookup)
     assert page.status == 200 and regno in page.text, page.status
 
@@ -436,11 +469,11 @@ def test_an_honest_reporter_gets_through_a_flood_from_several_circuits(onion: On
     # ... and HAProxy refused it per circuit: every attacker circuit was answered 429 (request
     # rate and codename-check caps), far more often than its codename checks got through.
     assert flood.circuits_with(" 429") == attackers, summary
-    checked = flood.number("login 400") + flood.number("create 302")
+    checked = flood.number("login 400") + flood.number("create 303")
     assert flood.number(" 429") > 2 * checked, summary
     # A circuit gets at most 10 codename checks a minute to the site (the flood lasts < 75 s).
     for circuit in ATTACKER_CIRCUITS:
-        checks = flood.outcomes[(circuit, "login 400")] + flood.outcomes[(circuit, "create 302")]
+        checks = flood.outcomes[(circuit, "login 400")] + flood.outcomes[(circuit, "create 303")]
         assert checks <= 20, summary
     # Trickling streams: HAProxy answered 408 on every attacker circuit; none got a page.
     assert flood.circuits_with(TRICKLE_CUT) == attackers, summary

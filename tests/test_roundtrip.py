@@ -20,7 +20,7 @@ from dropbox.app import create_app
 from dropbox.cli import main as dropbox_main
 from dropbox.service import DropBox
 from journalist_console.cli import main as console_main
-from support.pages import hidden, new_source, submit_report
+from support.pages import followup_action, login, new_source, submit_report
 
 PASSPHRASE = "correct horse battery staple kopi"
 
@@ -70,10 +70,7 @@ class Deployment:
 
 def lookup_as(deployment: Deployment, codename: str) -> str:
     client = deployment.client.application.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    response = client.post("/login", data={"csrf_token": hidden(page, "csrf_token"),
-                                           "codename": codename})
-    assert response.status_code == 302
+    assert login(client, codename).status_code == 303
     return client.get("/lookup").get_data(as_text=True)
 
 
@@ -118,7 +115,7 @@ def test_reply_and_status_reach_the_reporter(journey: dict) -> None:
     page = lookup_as(journey["deployment"], journey["codename"].upper().replace(" ", "-"))
     assert journey["regno"] in page
     assert "Mohon kirim salinan kontraknya." in page
-    assert "Dalam penyelidikan" in page  # investigating, in the default language
+    assert "Dalam pemeriksaan" in page  # investigating, in the default language
 
 
 def test_acknowledged_envelopes_are_gone_from_the_server(journey: dict) -> None:
@@ -159,14 +156,11 @@ def test_reimporting_the_server_bundle_changes_nothing_on_the_console(
 def test_follow_up_travels_the_same_way(journey: dict, capsys: pytest.CaptureFixture[str]) -> None:
     deployment = journey["deployment"]
     client = deployment.client.application.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    client.post("/login", data={"csrf_token": hidden(page, "csrf_token"),
-                                "codename": journey["codename"]})
+    assert login(client, journey["codename"]).status_code == 303
     lookup = client.get("/lookup").get_data(as_text=True)
-    response = client.post("/followup", data={
-        "ticket": hidden(lookup, "ticket"), "regno": journey["regno"],
+    response = client.post(followup_action(lookup, journey["regno"]), data={
         "message": "Salinan kontrak terlampir."}, content_type="multipart/form-data")
-    assert response.status_code == 302
+    assert response.status_code == 303
     deployment.to_console()
     capsys.readouterr()
     assert deployment.console("show", journey["regno"]) == 0

@@ -12,7 +12,7 @@ import pytest
 
 from dropbox.app import FORM_OVERHEAD_BYTES
 from dropbox.forms import TEXT_LIMITS
-from keys import tokens
+from dropbox.service import DropBox, EncryptedUpload
 from support.bundles import Response, import_responses, reply_item
 from support.http import FlaskAgent
 from support.instances import MiB, Site, make_site
@@ -20,31 +20,45 @@ from support.pages import (
     Report,
     Reporter,
     assert_in_language,
+    confirm_words,
+    form_action,
     marker,
     notices,
     page_lang,
     shown_text,
     tr,
+    tr_plural,
 )
 
 BAD_REQUEST = "The request could not be understood. Please go back and try again."
 TICKET_REFUSED = (
-    "This form has expired or was not sent from this site. Please log in again with your "
-    "codename and send it once more."
+    "This form was already sent, or it is too old. Nothing new was stored. Please open your "
+    "reports to check what arrived, and send it again if it is missing."
 )
 CSRF_EXPIRED = (
     "This form has expired or was not sent from this site. Please go back, reload the page and "
     "try again."
 )
+LOGIN_EXPIRED = "This form has expired. Please type your codename again."
+PENDING_EXPIRED = (
+    "The page with your codename expired before you continued. Here is a new codename."
+)
 TOO_LARGE = (
     "What you sent is larger than this service accepts (at most %(limit)s per submission). Please "
-    "send fewer or smaller files, or split them across a report and follow-ups."
+    "send fewer or smaller files, or split them across a report and follow-ups. Use your "
+    "browser's Back button: the text you typed is still in the form."
 )
 NOT_FOUND = "This page does not exist."
 UNREADABLE = "This field contains characters that cannot be read. Please type the text again."
 REPLY_NOT_FOUND = "That reply could not be found. It may already have been deleted."
 CODENAME_IN_REPORT = (
     "Do not write your codename in the report: it is your only key to your reports."
+)
+FILES_KEPT = (
+    "%(num)s file from your last try is kept and will be sent with this form. You do not need "
+    "to choose it again.",
+    "%(num)s files from your last try are kept and will be sent with this form. You do not need "
+    "to choose them again.",
 )
 LANGS = ("id", "en")
 ONE_MIB = re.compile(r"1(?:[.,]0)? ?MiB|1(?:[.,]0)? ?MB|1 ?048 ?576 ?(?:bytes|B)")
@@ -56,89 +70,182 @@ def started(site: Site, lang: str) -> Reporter:
     return reporter
 
 
-# -- CSRF ----------------------------------------------------------------------------------
+class UploadCounter:
+    """Counts the uploads the site starts to encrypt (each one an envelope in store/pending)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        original = DropBox.new_upload
+
+        def counting(box: DropBox, filename: str, media_type: str) -> EncryptedUpload:
+            self.count += 1
+            return original(box, filename, media_type)
+
+        monkeypatch.setattr(DropBox, "new_upload", counting)
 
 
-def _csrf_target(site: Site, route: str, lang: str) -> tuple[Reporter, dict[str, str]]:
+# -- forged forms (CSRF) -------------------------------------------------------------------
+#
+# The logged-in forms (log out, delete a reply) carry the session's anti-forgery token. The two
+# forms of a visitor without a session are bound to the browser instead: /login carries a
+# `token` bound to the visitor's SameSite=Strict cookie, and /create the sealed codename page
+# (`pending`), bound the same way. Each is refused when its token is missing, forged, or made
+# for another browser (what a cross-site forger has), and nothing happens.
+
+TOKEN_FIELDS = {"/create": "pending", "/login": "token", "/logout": "csrf_token",
+                "/reply/delete": "csrf_token"}
+
+
+def _csrf_target(
+    site: Site, route: str, lang: str
+) -> tuple[Reporter, Reporter, dict[str, str], dict[str, str]]:
+    """The reporter, another browser on the same site, the reporter's genuine fields without
+    the token, and the other browser's fields for the same form (for a token made for it)."""
     reporter = Reporter(site.client())
+    other = Reporter(site.client())
     if route == "/create":
-        reporter.generate(lang)
-        return reporter, {}
+        for browser in (reporter, other):
+            browser.generate(lang)
+        mine, theirs = (
+            confirm_words(browser.codename or "", browser.confirm_page().text)
+            for browser in (reporter, other)
+        )
+        return reporter, other, mine, {**theirs, "pending": other.pending or ""}
     if route == "/login":
+        # A real codename, so that only the token can stop the login.
+        known = Reporter(site.client())
+        codename = known.start()
         reporter.agent.get(f"/?lang={lang}")
         reporter.login_page()
-        return reporter, {"codename": "kata apa saja"}
+        other.login_page()
+        fields = {"codename": codename}
+        return reporter, other, fields, {**fields, "token": other.token or ""}
     reporter.start(lang)
     regno = reporter.file_report()
     reply = Response("reply", regno, "2026-01-02", reply_item(site, regno, "balasan"))
     import_responses(site, [reply], site.data_dir.parent)
     reporter.lookup()
-    return reporter, {"reply_id": reply.response_id} if route == "/reply/delete" else {}
+    other.start()
+    fields = {"reply_id": reply.response_id, "confirm": "yes"} if route == "/reply/delete" else {}
+    return reporter, other, fields, {**fields, "csrf_token": other.csrf or ""}
 
 
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("route", ["/create", "/login", "/logout", "/reply/delete"])
 @pytest.mark.parametrize("token", ["missing", "wrong", "other-session"])
 def test_csrf_refused(site: Site, route: str, lang: str, token: str) -> None:
-    reporter, fields = _csrf_target(site, route, lang)
-    other = Reporter(site.client())
-    other.generate()
-    tokens_ = {"missing": None, "wrong": "IjAwMDAi.AAAAAA.forged", "other-session": other.csrf}
-    if tokens_[token] is not None:
-        fields["csrf_token"] = tokens_[token] or ""
+    reporter, _other, fields, theirs = _csrf_target(site, route, lang)
+    field = TOKEN_FIELDS[route]
+    if token == "wrong":
+        fields[field] = {
+            "pending": "A" * 120,
+            "token": "0" * 64,
+            "csrf_token": "IjAwMDAi.AAAAAA.forged",
+        }[field]
+    elif token == "other-session":
+        fields = theirs
     before = site.snapshot()
     session_before = dict(site.app.session_interface.store.get(reporter.agent.cookie()) or {})
     resp = reporter.agent.post(route, fields)
-    assert resp.status == 400
-    assert_in_language(resp, lang, CSRF_EXPIRED)
+    if route == "/create":
+        # The codename page is treated as expired: a new codename is offered, none is created.
+        assert resp.status == 303 and resp.location == "/generate?notice=expired", resp
+        assert_in_language(reporter.agent.follow(resp), lang, PENDING_EXPIRED)
+    else:
+        assert resp.status == 400
+        assert_in_language(resp, lang, LOGIN_EXPIRED if route == "/login" else CSRF_EXPIRED)
     site.assert_unchanged(before)
     # Nothing happened: still logged in (or still not), the reply is still there.
     session_after = dict(site.app.session_interface.store.get(reporter.agent.cookie()) or {})
     assert bool(session_after.get("source_id")) == bool(session_before.get("source_id"))
+    if not session_before:
+        assert reporter.agent.cookie() is None  # no session was made for the visitor either
+    if route == "/reply/delete":
+        assert "balasan" in reporter.lookup().text
 
 
 # -- upload tickets (the CSRF token of the upload forms) -----------------------------------
+#
+# An upload form's single-use ticket is in its action URL, kept in the session that was shown
+# the form, and checked before a byte of the body is read.
 
 
-def _bad_tickets(site: Site, reporter: Reporter) -> dict[str, str | None]:
-    ticket = reporter.ticket or ""
-    subject, expires, mac = ticket.split(".")
-    forged_mac = mac[:-1] + ("0" if mac[-1] != "0" else "1")
-    other_app = make_site(site.data_dir.parent / "other", with_app=True)
-    foreign = tokens.issue(other_app.app.extensions["upload_ticket_key"], subject, 3600)
-    expired = tokens.issue(site.app.extensions["upload_ticket_key"], subject, -5)
+def _bad_actions(site: Site, reporter: Reporter, route: str, regno: str) -> dict[str, str]:
+    genuine = reporter.action if route == "/submit" else reporter.followup_actions[regno]
+    assert genuine and genuine.startswith(f"{route}?ticket=")
+    ticket = genuine.split("ticket=", 1)[1]
+    altered = ticket[:-1] + ("A" if ticket[-1] != "A" else "B")
+    # The same kind of form, shown to another source of this site and to a source of another
+    # server process.
+    other = Reporter(site.client())
+    other.start()
+    other_regno = other.file_report()
+    other.lookup()
+    elsewhere_site = make_site(site.data_dir.parent / "elsewhere")
+    elsewhere = Reporter(elsewhere_site.client())
+    elsewhere.start()
+    elsewhere_regno = elsewhere.file_report()
+    elsewhere.lookup()
+    if route == "/submit":
+        other_form = reporter.followup_actions[regno]
+        other.open_form()
+        elsewhere.open_form()
+        theirs, foreign = other.action, elsewhere.action
+        # The form the reporter filed a report with: used up.
+        used = next(r.path for r in reporter.agent.history
+                    if r.method == "POST" and r.path.startswith("/submit?") and r.status == 303)
+    else:
+        other_form = reporter.action or ""
+        theirs = other.followup_actions[other_regno]
+        foreign = elsewhere.followup_actions[elsewhere_regno]
+        assert reporter.followup(regno, "sekali saja").status == 303
+        used = reporter.agent.history[-1].path
+        reporter.lookup()
     return {
-        "missing": None,
-        "empty": "",
-        "forged-mac": f"{subject}.{expires}.{forged_mac}",
-        "extended-expiry": f"{subject}.{int(expires) + 10**6}.{mac}",
-        "other-source": f"{secrets.token_hex(16)}.{expires}.{mac}",
-        "other-process": foreign,
-        "expired": expired,
-        "huge": "a" * 100_000,
+        "missing": route,
+        "empty": f"{route}?ticket=",
+        "altered": f"{route}?ticket={altered}",
+        "other-source": theirs or "",
+        "other-process": (foreign or "").replace("/followup", route).replace("/submit", route),
+        "other-form": other_form.replace("/followup", route).replace("/submit", route),
+        "used": used,
+        "huge": f"{route}?ticket=" + "a" * 100_000,
     }
 
 
 @pytest.mark.parametrize("route", ["/submit", "/followup"])
-def test_bad_ticket_refused_and_files_discarded(site: Site, route: str) -> None:
+def test_bad_ticket_refused_and_files_discarded(
+    site: Site, route: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reporter = started(site, "en")
     regno = reporter.file_report()
+    reporter.open_form()
     reporter.lookup()
-    for name, ticket in _bad_tickets(site, reporter).items():
+    bad = _bad_actions(site, reporter, route, regno)
+    genuine = reporter.action if route == "/submit" else reporter.followup_actions[regno]
+    ticket = (genuine or "").split("ticket=", 1)[1]
+    counter = UploadCounter(monkeypatch)
+    for name, action in bad.items():
         before = site.snapshot()
-        fields: dict[str, str | bytes] = {**Report().fields(), "regno": regno, "message": "m"}
-        if ticket is not None:
-            fields["ticket"] = ticket
-        resp = reporter.agent.post(route, fields, [("bukti.pdf", secrets.token_bytes(70_000))])
+        # The genuine ticket in the body as well (where it used to be) changes nothing.
+        fields: dict[str, str | bytes] = {**Report().fields(), "message": "m", "ticket": ticket}
+        resp = reporter.agent.post(action, fields, [("bukti.pdf", secrets.token_bytes(70_000))])
         assert resp.status == 400, name
         assert_in_language(resp, "en", TICKET_REFUSED)
         site.assert_unchanged(before)
+    assert counter.count == 0  # no file part was even encrypted into store/pending
+    # None of that used up the genuine form.
+    before = site.snapshot()
+    resp = reporter.agent.post(genuine or "", {**Report().fields(), "message": "m"},
+                               [("bukti.pdf", b"%PDF asli")])
+    assert resp.status == 303, notices(resp.text)
+    assert site.rows()["entries"] == before["rows"]["entries"] + 2
 
 
 def test_bad_ticket_page_in_indonesian(site: Site) -> None:
     reporter = started(site, "id")
     before = site.snapshot()
-    resp = reporter.submit(Report(), [("a.txt", b"abc")], ticket="rusak")
+    resp = reporter.submit(Report(), [("a.txt", b"abc")], action="/submit?ticket=rusak")
     assert resp.status == 400
     assert_in_language(resp, "id", TICKET_REFUSED)
     site.assert_unchanged(before)
@@ -159,16 +266,18 @@ def test_empty_report_refused(site: Site, lang: str) -> None:
         "Please say whether you work at the ministry or are a member of the public.",
         "This field is required.",
         "Please correct the fields marked below.",
-        "Attachments are not kept when the form has errors: please choose them again.",
     ):
         assert_in_language(resp, lang, msgid)
-    site.assert_unchanged(before)
+    # Issue 16: the attachment is kept (encrypted, in store/pending) for the corrected form,
+    # and the page says so; nothing is filed.
+    assert tr_plural(lang, *FILES_KEPT, 1) in shown_text(resp)
+    site.assert_unchanged(before, kept=1)
     # Whitespace is not an answer either; invalid choices are refused like missing ones.
     resp = reporter.submit(Report(what=" \r\n\t ", category="bogus", relation="boss"))
     assert resp.status == 400
     assert tr(lang, "This field is required.") in notices(resp.text)
     assert tr(lang, "Please choose a category.") in notices(resp.text)
-    site.assert_unchanged(before)
+    site.assert_unchanged(before, kept=1)
 
 
 def test_refused_form_keeps_what_was_typed(site: Site) -> None:
@@ -178,9 +287,9 @@ def test_refused_form_keeps_what_was_typed(site: Site) -> None:
     assert resp.status == 400
     assert "ZQXWHO" in resp.text and "&lt;b&gt;&amp;" in resp.text  # kept, and escaped
     assert 'value="extortion" selected' in resp.text
-    # The form still works: a new ticket is on the page.
-    reporter.ticket = resp.text.split('name="ticket" value="', 1)[1].split('"', 1)[0]
-    assert reporter.submit(Report()).status == 200
+    # The form still works: a new ticket is in its action URL (Reporter.submit takes it).
+    assert reporter.action and reporter.action.startswith("/submit?ticket=")
+    assert reporter.submit(Report()).status == 303
 
 
 @pytest.mark.parametrize("name", sorted(TEXT_LIMITS))
@@ -193,15 +302,14 @@ def test_each_field_over_its_limit(site: Site, name: str) -> None:
     message = tr("en", "This field is too long (at most %(limit)s characters).", limit=f"{limit:,}")
     assert message in notices(resp.text), notices(resp.text)
     assert f'id="{name}-error"' in resp.text  # shown next to the field
-    site.assert_unchanged(before)
+    site.assert_unchanged(before, kept=1)  # the file waits, encrypted, for the corrected form
 
 
 def test_fields_at_their_limits_accepted_and_limit_message_in_indonesian(site: Site) -> None:
     reporter = started(site, "id")
     at_limit = Report(**{name: "y" * limit for name, limit in TEXT_LIMITS.items()})
     resp = reporter.submit(at_limit)
-    assert resp.status == 200
-    reporter.open_form()
+    assert resp.status == 303
     resp = reporter.submit(Report(pseudonym="p" * 101))
     assert resp.status == 400
     assert_in_language(
@@ -231,7 +339,7 @@ def test_empty_file_input_is_not_a_file(site: Site) -> None:
     """A browser sends an empty part with filename="" when no file was chosen."""
     reporter = started(site, "en")
     resp = reporter.submit(Report(), [("", b"", "application/octet-stream")])
-    assert resp.status == 200
+    assert resp.status == 303
     assert site.rows()["entries"] == 1 and len(site.items()) == 1
 
 
@@ -252,7 +360,10 @@ def test_body_over_limit_gets_413_stating_the_limit(small_site: Site, lang: str)
     assert resp.status == 413
     assert_in_language(resp, lang, TOO_LARGE, limit=ONE_MIB)
     small_site.assert_unchanged(before)
-    # The follow-up form too.
+    # The follow-up form too. (The refused request used up its form's ticket, as the site
+    # checks the ticket before it reads the body; Back re-fetches the no-store form, which
+    # comes with a new one.)
+    reporter.open_form()
     regno = reporter.file_report()
     reporter.lookup()
     before = small_site.snapshot()
@@ -275,10 +386,9 @@ def test_attachments_over_limit_refused_even_within_form_overhead(small_site: Si
 # -- broken multipart bodies -----------------------------------------------------------------
 
 
-def _broken_bodies(ticket: str) -> dict[str, tuple[bytes, str]]:
+def _broken_bodies() -> dict[str, tuple[bytes, str]]:
     boundary = "XyZbound"
     start = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="ticket"\r\n\r\n{ticket}\r\n'
         f'--{boundary}\r\nContent-Disposition: form-data; name="what"\r\n\r\napa\r\n'
         f'--{boundary}\r\nContent-Disposition: form-data; name="files"; '
         f'filename="bukti.pdf"\r\nContent-Type: application/pdf\r\n\r\n'
@@ -303,13 +413,28 @@ def _broken_bodies(ticket: str) -> dict[str, tuple[bytes, str]]:
 @pytest.mark.parametrize("route", ["/submit", "/followup"])
 def test_broken_multipart_refused(site: Site, route: str) -> None:
     reporter = started(site, "en")
-    reporter.file_report()
-    reporter.lookup()
-    for name, (body, content_type) in _broken_bodies(reporter.ticket or "").items():
+    regno = reporter.file_report()
+    for name, (body, content_type) in _broken_bodies().items():
+        # A genuine, unused ticket each time: the body itself is what gets parsed and refused.
+        if route == "/submit":
+            reporter.open_form()
+            action = reporter.action or ""
+        else:
+            reporter.lookup()
+            action = reporter.followup_actions[regno]
         before = site.snapshot()
-        resp = reporter.agent.post_raw(route, body, content_type)
-        assert resp.status in (400, 413), name
-        assert page_lang(resp) == "en" and "Something went wrong" in resp.text, name
+        resp = reporter.agent.post_raw(action, body, content_type)
+        # Refused: an error page, or the form sent back for correction (the follow-up form
+        # through its redirect to the reports page, with the error shown there).
+        if resp.status == 303 and route == "/followup":
+            shown = reporter.agent.follow(resp)
+            assert 'class="notice notice-error' in shown.text, (name, notices(shown.text))
+        else:
+            assert resp.status in (400, 413), name
+            assert page_lang(resp) == "en", name
+            assert "Something went wrong" in resp.text or "notice-error" in resp.text, name
+        # Nothing half-received is stored, or kept for the next try: a file part cut short is
+        # not a file.
         site.assert_unchanged(before)
 
 
@@ -335,8 +460,8 @@ def test_odd_file_names_stay_inside_the_envelope(site: Site, tmp_path: Path) -> 
     contents = {key: secrets.token_bytes(100) + key.encode() for key in ODD_NAMES}
     files = [(ODD_NAMES[key], contents[key]) for key in ODD_NAMES]
     resp = reporter.submit(Report(), files)
-    assert resp.status == 200, notices(resp.text)
-    assert f"{len(files)} files were attached" in resp.text
+    assert resp.status == 303, notices(resp.text)
+    assert f"{len(files)} files were attached" in reporter.agent.follow(resp).text
     opened = site.decrypt_items()
     by_content = {content: meta for meta, content in opened.values() if meta["kind"] == "file"}
     assert set(by_content) == set(contents.values())
@@ -362,9 +487,9 @@ def test_file_part_with_oversized_metadata_leaves_nothing(site: Site) -> None:
     name = "\U0001f600" * 300 + ".pdf"
     media = "application/" + "\U0001f600" * 250
     resp = reporter.submit(Report(), [(name, b"isi", media)])
-    assert resp.status in (200, 400, 413)
+    assert resp.status in (303, 400, 413)
     assert site.pending() == [], "a pending envelope was left behind"
-    if resp.status != 200:
+    if resp.status != 303:
         site.assert_unchanged(before)
 
 
@@ -376,20 +501,20 @@ def test_non_utf8_text_refused(site: Site, lang: str) -> None:
     reporter = started(site, lang)
     before = site.snapshot()
     fields: dict[str, str | bytes] = {
-        "ticket": reporter.ticket or "",
         **Report().fields(),
         "what": b"Pungutan \xff\xfe liar",
         "website": "",
     }
-    resp = reporter.agent.post("/submit", fields, [("a.txt", b"abc")])
+    resp = reporter.agent.post(reporter.action or "", fields, [("a.txt", b"abc")])
     assert resp.status == 400
     assert_in_language(resp, lang, UNREADABLE)
     assert 'id="what-error"' in resp.text
-    site.assert_unchanged(before)
+    site.assert_unchanged(before, kept=1)  # the file waits for the corrected form
     # A NUL in a text field is refused the same way.
+    reporter.action = form_action(resp.text, "/submit")
     resp = reporter.submit(Report(who="Kepala\x00seksi"))
     assert resp.status == 400 and tr(lang, UNREADABLE) in notices(resp.text)
-    site.assert_unchanged(before)
+    site.assert_unchanged(before, kept=1)
 
 
 def test_non_utf8_followup_refused(site: Site) -> None:
@@ -397,22 +522,18 @@ def test_non_utf8_followup_refused(site: Site) -> None:
     regno = reporter.file_report()
     reporter.lookup()
     before = site.snapshot()
-    fields: dict[str, str | bytes] = {
-        "ticket": reporter.ticket or "",
-        "regno": regno,
-        "message": b"\xc3\x28 invalid",
-    }
-    resp = reporter.agent.post("/followup", fields, [("b.txt", b"isi")])
-    assert resp.status == 302
+    fields: dict[str, str | bytes] = {"message": b"\xc3\x28 invalid"}
+    resp = reporter.agent.post(reporter.followup_actions[regno], fields, [("b.txt", b"isi")])
+    assert resp.status == 303 and resp.location == f"/lookup#report-{regno}"
     assert UNREADABLE in notices(reporter.lookup().text)
-    site.assert_unchanged(before)
+    site.assert_unchanged(before, kept=1)  # the file waits for the corrected follow-up
 
 
 def test_non_utf8_codename_is_a_wrong_codename(site: Site) -> None:
     reporter = Reporter(site.client())
     reporter.login_page()
     resp = reporter.agent.post(
-        "/login", [("csrf_token", reporter.csrf or ""), ("codename", b"\xff\xfe kata")]
+        "/login", [("token", reporter.token or ""), ("codename", b"\xff\xfe kata")]
     )
     assert resp.status == 400
     assert_in_language(
@@ -429,18 +550,27 @@ def test_followup_bad_input(site: Site) -> None:
     reporter.lookup()
     before = site.snapshot()
     resp = reporter.followup(regno, "   ")
-    assert resp.status == 302
+    assert resp.status == 303
     assert "Write a message or attach a file." in notices(reporter.lookup().text)
     resp = reporter.followup(regno, "x" * 50_001)
-    assert resp.status == 302
+    assert resp.status == 303
     assert any("too long" in text for text in notices(reporter.lookup().text))
     site.assert_unchanged(before)
-    valid_unknown = "WBS-0000-0000-0"
-    for bad in (valid_unknown, "WBS-XXXX", "", "../../etc", "WBS-" + "1" * 100):
-        resp = reporter.followup(bad, "pesan", [("a.txt", b"a")])
-        assert resp.status == 404, bad
-        assert_in_language(resp, "en", NOT_FOUND)
-        site.assert_unchanged(before)
+    # The report a follow-up goes to is the one its form's ticket was issued for: a `regno`
+    # field naming another report of the same source, an unknown one or garbage changes nothing.
+    other = reporter.file_report()
+    bad_regnos = (other, "WBS-0000-0000-0", "WBS-XXXX", "", "../../etc", "WBS-" + "1" * 100)
+    for bad in bad_regnos:
+        reporter.lookup()
+        resp = reporter.agent.post(
+            reporter.followup_actions[regno], {"regno": bad, "message": "pesan"}, multipart=True
+        )
+        assert resp.status == 303 and resp.location == f"/lookup#report-{regno}", bad
+    cards = {
+        card.split('"', 1)[0]: card for card in reporter.lookup().text.split('id="report-')[1:]
+    }
+    assert f"You have sent {len(bad_regnos)} additional messages" in cards[regno]
+    assert "additional message" not in cards[other]
 
 
 # -- unknown language ------------------------------------------------------------------------
@@ -481,8 +611,17 @@ def test_malformed_reply_ids_refused(site: Site, lang: str, tmp_path: Path) -> N
         "' OR '1'='1' -- " + "a" * 16,
         "%" * 32,
     ):
-        resp = reporter.delete_reply(bad)
-        assert resp.status == 302, bad
+        # The confirmation page: only for a well-formed id (it deletes nothing by itself).
+        page = reporter.delete_reply(bad, confirm=False)
+        well_formed = re.fullmatch(r"[0-9a-f]{32}", bad) is not None
+        assert page.status == (200 if well_formed else 404), bad
+        site.assert_unchanged(before)
+        # "Yes, delete it", sent with this id whatever the page said: nothing is deleted.
+        resp = reporter.agent.post(
+            "/reply/delete",
+            [("csrf_token", reporter.csrf or ""), ("reply_id", bad), ("confirm", "yes")],
+        )
+        assert resp.status == 303 and resp.location == "/lookup", bad
         page = reporter.lookup()
         assert tr(lang, REPLY_NOT_FOUND) in notices(page.text), bad
         assert "tetap ada" in page.text
@@ -515,15 +654,21 @@ def test_delete_reply_needs_login(site: Site, tmp_path: Path) -> None:
     regno = reporter.file_report()
     reply = Response("reply", regno, "2026-01-03", reply_item(site, regno, "tetap ada"))
     import_responses(site, [reply], tmp_path)
+    reporter.lookup()
     stranger = FlaskAgent(site.app)
-    page = stranger.get("/generate")
-    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    stranger.get("/generate")  # a visitor who is not logged in has no session, so no token
     before = site.snapshot()
-    resp = stranger.post(
-        "/reply/delete", {"csrf_token": token, "reply_id": reply.response_id, "confirm": "yes"}
-    )
-    assert resp.status == 302 and resp.location == "/login"
+    page = stranger.get(f"/reply/delete?reply_id={reply.response_id}")
+    assert page.status == 303 and page.location == "/login?notice=login-first"
+    for token in ("", reporter.csrf or ""):  # none, and the logged-in reporter's own token
+        resp = stranger.post(
+            "/reply/delete", {"csrf_token": token, "reply_id": reply.response_id, "confirm": "yes"}
+        )
+        assert resp.status == 400
+        assert_in_language(resp, "id", CSRF_EXPIRED)
     site.assert_unchanged(before)
+    assert stranger.cookie() is None
+    assert "tetap ada" in reporter.lookup().text
 
 
 # -- abuse ------------------------------------------------------------------------------------
@@ -547,19 +692,22 @@ def test_first_report_that_is_the_codename_refused(site: Site, lang: str) -> Non
     reporter = Reporter(site.client())
     codename = reporter.start(lang)
     before = site.snapshot()
-    for field_name, typed in (
+    for attempt, (field_name, typed) in enumerate((
         ("what", codename.upper()),
         ("what", "  " + "-".join(codename.split()) + "\n"),
         ("message", codename.title()),
         ("pseudonym", codename),
         ("contact", codename.replace(" ", "_")),
-    ):
-        resp = reporter.submit(Report(**{field_name: typed}), [("a.txt", b"abc")])
+    )):
+        # The file is chosen once; each refused form keeps it for the next.
+        files = [("a.txt", b"abc")] if attempt == 0 else []
+        resp = reporter.submit(Report(**{field_name: typed}), files)
         assert resp.status == 400, field_name
         assert_in_language(resp, lang, CODENAME_IN_REPORT)
-        site.assert_unchanged(before)
-    # A report that merely shares a word with the codename is fine.
-    assert reporter.submit(Report(what=codename.split()[0] + " disebut di rapat")).status == 200
+        site.assert_unchanged(before, kept=1)  # the one file waits for the corrected form
+    # A report that merely shares a word with the codename is fine (and takes the kept file).
+    assert reporter.submit(Report(what=codename.split()[0] + " disebut di rapat")).status == 303
+    assert site.pending() == [] and site.rows()["entries"] == before["rows"]["entries"] + 2
 
 
 def test_followup_that_is_the_codename_refused(site: Site) -> None:
@@ -569,9 +717,9 @@ def test_followup_that_is_the_codename_refused(site: Site) -> None:
     reporter.lookup()
     before = site.snapshot()
     resp = reporter.followup(regno, codename.upper(), [("a.txt", b"a")])
-    assert resp.status == 302
+    assert resp.status == 303
     assert "Do not write your codename in a message." in notices(reporter.lookup().text)
-    site.assert_unchanged(before)
+    site.assert_unchanged(before, kept=1)  # the file waits for the corrected follow-up
 
 
 # -- methods and unknown pages -------------------------------------------------------------
@@ -586,9 +734,12 @@ def test_404_and_405_pages(site: Site, lang: str) -> None:
     assert_in_language(resp, lang, NOT_FOUND)
     for method, path in (
         ("GET", "/create"),
+        ("GET", "/confirm"),
         ("GET", "/logout"),
         ("POST", "/lookup"),
-        ("GET", "/reply/delete"),
+        ("POST", "/thanks"),
+        ("POST", "/logged-out"),
+        ("PUT", "/reply/delete"),
         ("GET", "/followup"),
         ("PUT", "/submit"),
     ):

@@ -1,9 +1,10 @@
 """The reporter's whole journey through the Flask test client, end to end.
 
-generate -> create -> submit with two attachments (one over 1 MiB) -> thank-you with a register
-number -> logout -> login with the codename typed differently -> lookup -> follow-up with a file ->
-a reply and a status imported from a console-signed bundle show with their day -> delete the reply
--> someone else's / unknown reply ids refused -> logout, and the session is gone.
+generate -> confirm (two words typed back) -> create -> submit with two attachments (one over
+1 MiB) -> redirect to the thank-you page with a register number -> logout (redirect to a page) ->
+login with the codename typed differently -> lookup -> follow-up with a file -> a reply and a status
+imported from a console-signed bundle show with their day -> delete the reply (after its
+confirmation page) -> someone else's / unknown reply ids refused -> logout, and the session is gone.
 """
 
 from __future__ import annotations
@@ -39,23 +40,29 @@ def test_whole_journey(site: Site, tmp_path: Path) -> None:
         Report(what=what, pseudonym="Kenari", message="Tolong ditindaklanjuti"),
         files=[("bukti kecil.pdf", small, "application/pdf"), ("rekaman.bin", large)],
     )
-    assert resp.status == 200, notices(resp.text)
-    regno = resp.text.split('id="regno">', 1)[1].split("<", 1)[0].strip()
+    # POST, then redirect: the thank-you page is a page of its own (Reload files nothing).
+    assert resp.status == 303 and resp.location == "/thanks", notices(resp.text)
+    assert what not in resp.text
+    thanks = agent.get("/thanks")
+    assert thanks.status == 200
+    regno = thanks.text.split('id="regno">', 1)[1].split("<", 1)[0].strip()
     assert REGNO_RE.match(regno)
     assert normalize_regno(regno) == regno  # the check character is valid
-    assert re.search(r"\b2\b[^<]*files were attached", resp.text)
+    assert re.search(r"\b2\b[^<]*files were attached", thanks.text)
     assert site.rows() == {"sources": 1, "reports": 1, "entries": 3, "responses": 0}
 
-    # Log out; the page tells the reporter to use New Identity.
+    # Log out (a redirect to a page); that page tells the reporter to use New Identity.
     out = reporter.logout()
-    assert out.status == 200 and "New Identity" in out.text
+    assert out.status == 303 and out.location == "/logged-out"
+    shown = agent.get(out.location)
+    assert shown.status == 200 and "New Identity" in shown.text
     assert agent.follow(agent.get("/lookup")).status == 200
-    assert agent.get("/lookup").location == "/login"
+    assert agent.get("/lookup").location == "/login?notice=login-first"
 
     # Come back with the codename typed differently.
     typed = "-".join(codename.split()).upper()
     resp = reporter.login(typed)
-    assert resp.status == 302 and resp.location == "/lookup"
+    assert resp.status == 303 and resp.location == "/lookup"
     page = reporter.lookup()
     assert page.status == 200 and regno in page.text
     assert "Received" in page.text  # the automatic status
@@ -64,7 +71,7 @@ def test_whole_journey(site: Site, tmp_path: Path) -> None:
     # Add information with a file.
     extra = secrets.token_bytes(5000)
     resp = reporter.followup(regno, "Ada bukti tambahan " + marker("fu"), [("tambahan.jpg", extra)])
-    assert resp.status == 302 and resp.location == "/lookup"
+    assert resp.status == 303 and resp.location == f"/lookup#report-{regno}"
     page = reporter.lookup()
     assert "additional information for " + regno + " was received" in page.text
     assert re.search(r"\b1\b[^<]*additional message", page.text)
@@ -83,9 +90,10 @@ def test_whole_journey(site: Site, tmp_path: Path) -> None:
     assert "Sedang dicek" in page.text
     assert f'id="reply-{reply.response_id}"' in page.text
 
-    # Delete the reply: gone from the page, the database and the store.
+    # Delete the reply (a confirmation page first): gone from the page, the database and the
+    # store.
     resp = reporter.delete_reply(reply.response_id)
-    assert resp.status == 302 and resp.location == "/lookup"
+    assert resp.status == 303 and resp.location == "/lookup"
     page = reporter.lookup()
     assert "The reply was deleted." in notices(page.text)
     assert "Mohon kirim kontrak." not in page.text
@@ -97,7 +105,7 @@ def test_whole_journey(site: Site, tmp_path: Path) -> None:
     for refused in (reply.response_id, secrets.token_hex(16), status.response_id):
         before = site.snapshot()
         resp = reporter.delete_reply(refused)
-        assert resp.status == 302
+        assert resp.status == 303
         page = reporter.lookup()
         assert "That reply could not be found. It may already have been deleted." in notices(
             page.text
@@ -107,17 +115,16 @@ def test_whole_journey(site: Site, tmp_path: Path) -> None:
     # Log out: the session is gone on the server, not just in the browser.
     session_id = agent.cookie()
     assert session_id
-    reporter.logout()
-    assert site.app.session_interface.store.get(session_id) is None or (
-        "source_id" not in site.app.session_interface.store.get(session_id)
-    )
+    assert reporter.logout().status == 303
+    assert site.app.session_interface.store.get(session_id) is None
+    assert agent.cookie() is None
     resp = agent.get("/lookup")
-    assert resp.status == 302 and resp.location == "/login"
-    assert agent.get("/submit").location == "/login"
+    assert resp.status == 303 and resp.location == "/login?notice=login-first"
+    assert agent.get("/submit").location == "/login?notice=login-first"
     # Even replaying the old cookie value does not bring the login back.
     stale = FlaskAgent(site.app)
     stale.set_cookie(session_id)
-    assert stale.get("/lookup").location == "/login"
+    assert stale.get("/lookup").location == "/login?notice=login-first"
 
 
 def test_someone_elses_reply_is_refused(site: Site, tmp_path: Path) -> None:
@@ -135,15 +142,28 @@ def test_someone_elses_reply_is_refused(site: Site, tmp_path: Path) -> None:
     assert regno_b not in page.text
     before = site.snapshot()
     resp = alice.delete_reply(reply_b.response_id)
-    assert resp.status == 302
+    assert resp.status == 303
     assert "That reply could not be found" in " ".join(notices(alice.lookup().text))
     site.assert_unchanged(before)
     assert "untuk Bob" in bob.lookup().text
 
-    # Nor can Alice add information to Bob's report, even with her own valid ticket.
-    resp = alice.followup(regno_b, "bukan laporan saya", [("x.txt", b"x")])
-    assert resp.status == 404
+    # Nor can Alice add information to Bob's report: Bob's follow-up form (its ticket) is
+    # refused in her session...
+    bob_form = bob.followup_actions[regno_b]
+    resp = alice.followup(regno_b, "bukan laporan saya", [("x.txt", b"x")], action=bob_form)
+    assert resp.status == 400
     site.assert_unchanged(before)
+    # ...and her own form adds to her own report whatever report number is sent with it.
+    alice.lookup()
+    resp = alice.agent.post(
+        alice.followup_actions[regno_a], {"regno": regno_b, "message": "untuk laporan saya"},
+        multipart=True,
+    )
+    assert resp.status == 303 and resp.location == f"/lookup#report-{regno_a}"
+    assert "additional message" not in bob.lookup().text
+    assert "additional message" in alice.lookup().text
+    # Bob's form still works for Bob: Alice's attempt did not use it up.
+    assert bob.followup(regno_b, "dari Bob", action=bob_form).status == 303
 
 
 def test_statuses_in_both_languages_and_unreadable_response(site: Site, tmp_path: Path) -> None:
@@ -169,9 +189,9 @@ def test_statuses_in_both_languages_and_unreadable_response(site: Site, tmp_path
     page = reporter.lookup()
     assert page.status == 200 and page_lang(page) == "id"
     assert "Perlu informasi tambahan" in page.text and "2026-03-01" in page.text
-    assert "Dalam penyelidikan" in page.text and "2026-03-09" in page.text
+    assert "Dalam pemeriksaan" in page.text and "2026-03-09" in page.text
     # The current status is the latest one.
-    assert "<strong>Dalam penyelidikan</strong>" in page.text
+    assert "<strong>Dalam pemeriksaan</strong>" in page.text
     assert_in_language(page, "id", "This reply could not be read.")
     assert "secret" not in page.text
     page_en = reporter.agent.get("/lookup?lang=en")
@@ -240,7 +260,9 @@ def test_over_long_codename_runs_no_kdf(site: Site, monkeypatch: pytest.MonkeyPa
     assert resp.status == 400
     assert calls == []
     resp = reporter.login("kata benar sekali")
-    assert resp.status == 400 and len(calls) == 1  # a well-formed wrong codename: one argon2id
+    # A well-formed wrong codename costs one derivation: one argon2id run (scheme 2).
+    assert site.box.deriver._scheme == 2
+    assert resp.status == 400 and len(calls) == 1
 
 
 def test_real_kdf_journey(tmp_path: Path) -> None:
@@ -250,5 +272,5 @@ def test_real_kdf_journey(tmp_path: Path) -> None:
     codename = reporter.start()
     regno = reporter.file_report()
     reporter.logout()
-    assert reporter.login("  " + codename.upper().replace(" ", "  -  ") + " ").status == 302
+    assert reporter.login("  " + codename.upper().replace(" ", "  -  ") + " ").status == 303
     assert regno in reporter.lookup().text

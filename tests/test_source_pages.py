@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -21,7 +22,14 @@ from keys.keyfiles import recipient_public_key, verify_public_key
 from support.bundles import Response, import_responses, reply_item, status_item
 from support.http import FlaskAgent, Resp
 from support.instances import Site, make_site
-from support.pages import Reporter, assert_in_language, page_problems, security_header_problems
+from support.pages import (
+    Report,
+    Reporter,
+    assert_in_language,
+    confirm_words,
+    page_problems,
+    security_header_problems,
+)
 
 
 @pytest.fixture
@@ -39,25 +47,44 @@ def every_page(site: Site, tmp_path: Path, lang: str) -> list[Resp]:
     for path in (
         "/",
         "/generate",
+        "/generate?notice=expired",
         "/login",
+        "/login?notice=login-first",
+        "/logged-out",
         "/robots.txt",
         "/metadata",
         "/static/style.css",
+        "/static/no-such.css",
         "/lookup",
         "/submit",
+        "/thanks",
+        "/codename",
+        "/reply/delete?reply_id=" + "0" * 32,
         "/no-such-page",
         "/create",
         "/logout",
         f"/?lang={lang}x",
     ):
         agent.get(path)
-    agent.post("/login", {"codename": "tanpa token"})  # CSRF error page
+    agent.post("/login", {"codename": "tanpa token"})  # the expired-form page
+    agent.post("/create", {"pending": "rusak"})  # a broken codename page: redirected
     for code in ERROR_CODES:
         agent.get(f"/_test/abort/{code}")
     reporter = Reporter(agent)
-    codename = reporter.start(lang)
-    agent.get("/generate")  # a second codename page while logged in
+    codename = reporter.generate(lang)
+    agent.post("/generate", {"pending": reporter.pending or ""})  # the same codename again
+    wrong = {name: "salah" for name in confirm_words(codename, reporter.confirm_page().text)}
+    reporter.create(wrong)  # the confirmation refused
+    reporter.create()
+    reporter.agent.post("/create", {  # the same codename page sent twice: "already created"
+        "pending": reporter.pending or "",
+        **confirm_words(codename, reporter.confirm_page().text),
+    })
+    reporter.open_form()
+    agent.get("/codename")
+    agent.follow(agent.get("/generate"))  # a second codename page while logged in: refused
     regno = reporter.file_report(files=[("a.txt", b"abc")])
+    agent.get(f"/thanks?lang={lang}")
     import_responses(
         site,
         [
@@ -70,21 +97,28 @@ def every_page(site: Site, tmp_path: Path, lang: str) -> list[Resp]:
     assert "Balasan &lt;b&gt;x&lt;/b&gt;" in page.text  # a reply is text, never markup
     reporter.followup(regno, "tambahan")
     reporter.lookup()
-    reporter.submit({"what": ""})  # the refused form
+    reporter.followup(regno, "")  # refused: nothing to add
+    reporter.followup(regno, "x" * 60_000, [("c.txt", b"isi")])  # refused, the file kept
+    reporter.lookup()
+    reporter.submit({"what": ""}, [("d.txt", b"isi")])  # the refused form, its file kept
+    used = reporter.agent.history[-1].path
+    reporter.submit(Report(), action=used)  # a used ticket: refused
     reporter.open_form()
     for path in ("/", "/login", "/metadata", "/static/style.css", "/no-such-page", "/create"):
         agent.get(path)
     for code in ERROR_CODES:
         agent.get(f"/_test/abort/{code}")
-    reporter.delete_reply(secrets.token_hex(16))
+    reporter.delete_reply(secrets.token_hex(16))  # the confirmation page, then refused
+    agent.post("/reply/delete", {"csrf_token": reporter.csrf or "", "reply_id": "0" * 32})
     reporter.lookup()
-    reporter.logout()
+    agent.follow(reporter.logout())
     reporter.login(codename)
+    agent.get(f"/logged-out?lang={lang}")
     reporter.lookup()
-    ticket = reporter.ticket
-    reporter.logout()
-    # A follow-up after logout (the ticket outlives the session): its own thank-you page.
-    reporter.followup(regno, "setelah keluar", ticket=ticket)
+    action = reporter.followup_actions[regno]
+    agent.follow(reporter.logout())
+    # A follow-up after logout: its ticket died with the session, a page says why.
+    reporter.followup(regno, "setelah keluar", action=action)
     return agent.history
 
 
@@ -92,8 +126,8 @@ def every_page(site: Site, tmp_path: Path, lang: str) -> list[Resp]:
 def test_headers_and_hygiene_on_every_page(site: Site, tmp_path: Path, lang: str) -> None:
     history = every_page(site, tmp_path, lang)
     statuses = {resp.status for resp in history}
-    assert {200, 302, 400, 404, 405} <= statuses and set(ERROR_CODES) <= statuses
-    assert any(r.path == "/static/style.css" for r in history)
+    assert {200, 303, 400, 404, 405, 409} <= statuses and set(ERROR_CODES) <= statuses
+    assert any(r.path == "/static/style.css" and r.status == 200 for r in history)
     for resp in history:
         assert security_header_problems(resp) == [], (resp, security_header_problems(resp))
         assert resp.header("Content-Language") == lang, resp
@@ -158,13 +192,22 @@ def test_static_css_has_no_other_origin() -> None:
 # -- cookies and sessions ------------------------------------------------------------------
 
 
-def test_cookies_only_session_id_httponly_strict(site: Site, tmp_path: Path) -> None:
+VISIT_COOKIE = "wbs_visit"
+LANG_COOKIE = "wbs_lang"
+
+
+def test_cookies_only_random_ids_and_the_language_httponly_strict(
+    site: Site, tmp_path: Path
+) -> None:
+    """Three cookies, none with a lifetime, a domain, or anything readable by script: the
+    session id (logged-in sources only), the visitor's random value that binds the forms of a
+    visitor without a session (issue 15), and the language ("id" or "en")."""
     history = every_page(site, tmp_path, "en")
-    values = set()
+    values: dict[str, set[str]] = {COOKIE_NAME: set(), VISIT_COOKIE: set(), LANG_COOKIE: set()}
     for resp in history:
         for cookie in resp.header_all("Set-Cookie"):
             name, _, rest = cookie.partition("=")
-            assert name == COOKIE_NAME, cookie
+            assert name in values, cookie
             value = rest.split(";", 1)[0]
             attributes = {
                 part.strip().split("=")[0].lower(): part.strip() for part in cookie.split(";")[1:]
@@ -175,68 +218,95 @@ def test_cookies_only_session_id_httponly_strict(site: Site, tmp_path: Path) -> 
             if value:
                 # A session cookie (no lifetime): the browser forgets it when it closes.
                 assert "max-age" not in attributes and "expires" not in attributes, cookie
-                assert re.fullmatch(r"[A-Za-z0-9_-]{40,64}", value), cookie
-                values.add(value)
+                if name == LANG_COOKIE:
+                    assert value in ("id", "en"), cookie
+                else:
+                    assert re.fullmatch(r"[A-Za-z0-9_-]{40,64}", value), cookie
+                values[name].add(value)
+            else:
+                assert name == COOKIE_NAME, cookie  # only the session is ever cleared
             assert "domain" not in attributes, cookie
-    assert values
+    assert all(values.values()), values
+    # One random value for the browser's whole visit; a new session id at each login.
+    assert len(values[VISIT_COOKIE]) == 1 and len(values[COOKIE_NAME]) >= 2
 
 
 def test_session_values_live_on_the_server_only(site: Site) -> None:
     agent = site.client()
     reporter = Reporter(agent)
     codename = reporter.generate("en")
-    cookie = agent.cookie()
-    assert cookie and codename not in cookie
-    held = site.app.session_interface.store.get(cookie)
-    assert held is not None and held.get("pending_codename") == codename  # memory only
+    # Before /create there is no session at all (issue 15): the codename travels sealed in
+    # the page, bound to the browser's random cookie; neither carries it readably.
+    assert agent.cookie() is None and len(site.app.session_interface.store) == 0
+    visit = agent.cookie(VISIT_COOKIE) or ""
+    assert visit and codename not in visit
+    pending = reporter.pending or ""
+    sealed = base64.urlsafe_b64decode(pending + "=" * (-len(pending) % 4))
+    for word in codename.split():
+        assert word not in pending and word.encode() not in sealed
     reporter.create()
     cookie = agent.cookie()
     held = site.app.session_interface.store.get(cookie or "")
     assert held is not None and held.get("source_id")
-    # After /create the codename itself is dropped: only a keyed tag to refuse it in a report.
-    flat = json.dumps({k: repr(v) for k, v in held.items()})
+    # During the session that created it, the codename is kept in memory so that it can be
+    # shown again (issue 16); nothing else holds it but a keyed tag to refuse it in a report.
+    flat = json.dumps({k: repr(v) for k, v in held.items() if k != "first_codename"})
     for variant in (codename, codename.upper(), "-".join(codename.split())):
         assert variant not in flat
-    assert "pending_codename" not in held
+    assert held.get("first_codename") == codename
     # The cookie carries none of the session's values.
     for value in held.values():
         if isinstance(value, str) and len(value) > 3:
             assert value not in (cookie or ""), value
+    # A later session, after logging in again, holds no codename at all.
+    reporter.open_form()
+    reporter.logout()
+    reporter.login(codename)
+    again = site.app.session_interface.store.get(agent.cookie() or "") or {}
+    assert again.get("source_id") == held["source_id"] and "first_codename" not in again
+    flat = json.dumps({k: repr(v) for k, v in again.items()})
+    for variant in (codename, codename.upper(), "-".join(codename.split())):
+        assert variant not in flat
     # Two visitors get unrelated random ids.
     other = FlaskAgent(site.app)
-    Reporter(other).generate()
-    assert other.cookie() != cookie
+    Reporter(other).start()
+    assert other.cookie() not in (None, cookie, agent.cookie())
+    assert other.cookie(VISIT_COOKIE) not in (None, visit)
 
 
 @pytest.mark.parametrize("step", ["create", "login"])
-def test_session_id_changes_at_login(site: Site, step: str) -> None:
-    """Session fixation: the id seen or planted before /create or /login is worthless after."""
+@pytest.mark.parametrize("planted", ["unknown", "live"])
+def test_session_id_changes_at_login(site: Site, step: str, planted: str) -> None:
+    """Session fixation: an id planted before /create or /login is worthless after. Nobody has a
+    session before logging in any more, so what can be planted is an id the server never gave,
+    or another source's live session id (the planter's own)."""
     agent = site.client()
     reporter = Reporter(agent)
     codename = reporter.generate("en")
     if step == "login":
         reporter.create()
-        reporter.open_form()
         reporter.file_report()
         reporter.logout()
         reporter.login_page()
-        before = agent.cookie()
-        assert (
-            reporter.agent.post(
-                "/login", {"csrf_token": reporter.csrf or "", "codename": codename}
-            ).status
-            == 302
-        )
+    planter = Reporter(site.client())
+    if planted == "live":
+        planter.start()
+        before = planter.agent.cookie() or ""
     else:
-        before = agent.cookie()
+        before = secrets.token_urlsafe(32)
+    agent.set_cookie(before)
+    if step == "login":
+        resp = reporter.agent.post("/login", {"token": reporter.token or "", "codename": codename})
+        assert resp.status == 303
+    else:
         reporter.create()
     after = agent.cookie()
     assert before and after
     assert after != before
-    # And the id a third party might have planted is worthless now.
-    planted = FlaskAgent(site.app)
-    planted.set_cookie(before)
-    assert planted.get("/lookup").location == "/login"
+    # And the planted id gives no access to the reporter's session now.
+    stranger = FlaskAgent(site.app)
+    stranger.set_cookie(before)
+    assert stranger.get("/lookup").location == "/login?notice=login-first"
 
 
 def test_reading_public_pages_creates_no_session(site: Site) -> None:
@@ -257,16 +327,18 @@ def test_logout_forgets_the_session(site: Site) -> None:
     cookie = agent.cookie() or ""
     assert site.app.session_interface.store.get(cookie)["source_key"] is not None
     resp = reporter.logout()
-    assert resp.status == 200
+    # A redirect to a page of its own: Back and Reload show that page, never a form again.
+    assert resp.status == 303 and resp.location == "/logged-out"
+    assert agent.cookie() is None
     assert_in_language(
-        resp,
+        agent.follow(resp),
         "en",
         "To leave no trace of this visit, click the broom icon in Tor Browser (New Identity), or "
         "close Tor Browser completely.",
     )
-    held = site.app.session_interface.store.get(cookie) or {}
-    assert "source_key" not in held and "source_id" not in held and "codename_tag" not in held
-    assert agent.get("/lookup").location == "/login"
+    assert site.app.session_interface.store.get(cookie) is None  # gone, not just emptied
+    assert len(site.app.session_interface.store) == 0
+    assert agent.get("/lookup").location == "/login?notice=login-first"
 
 
 # -- /metadata and /robots.txt -----------------------------------------------------------

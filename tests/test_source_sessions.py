@@ -1,5 +1,7 @@
-"""Sessions in memory with an idle timeout that never cuts off an upload (the ticket outlives the
-session), and the global cap on concurrent codename derivations (a 503 page, not a queue).
+"""Sessions in memory with an idle timeout; the upload tickets live and die with their session
+(issue 15 reversed the tickets that outlived it: an upload after the session ended is refused
+with a clear page and writes nothing); and the global cap on concurrent codename derivations (a
+503 page, not a queue).
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import pytest
 
 from dropbox import sessions
 from dropbox.instance import DEFAULT_SESSION_IDLE_SECONDS
-from keys import tokens
+from dropbox.service import DropBox, EncryptedUpload
 from support.http import FlaskAgent
 from support.instances import Site, make_site
 from support.pages import (
     Report,
     Reporter,
     assert_in_language,
+    confirm_words,
     notices,
     page_lang,
     security_header_problems,
@@ -26,6 +29,10 @@ from support.pages import (
 )
 
 BUSY = "The service is busy right now. Please wait a minute and try again."
+SESSION_ENDED = (
+    "Your session ended: you logged out, or it was unused for too long. Please log in with your "
+    "codename again."
+)
 
 
 # -- idle timeout ---------------------------------------------------------------------------
@@ -58,7 +65,7 @@ def test_idle_session_is_forgotten(site: Site) -> None:
     expire_sessions(site)
     resp = agent.get("/lookup")
     restore_timeout(site)
-    assert resp.status == 302 and resp.location == "/login"
+    assert resp.status == 303 and resp.location == "/login?notice=login-first"
     page = agent.follow(resp)
     lang = page_lang(page) or ""
     assert tr(lang, "Please log in with your codename first.") in notices(page.text)
@@ -67,22 +74,29 @@ def test_idle_session_is_forgotten(site: Site) -> None:
 
 def _sessions_holding_keys(site: Site) -> int:
     store = site.app.session_interface.store
-    return sum("source_key" in values for values, _seen in store._sessions.values())
+    return sum("source_key" in record.values for record in list(store._records.values()))
 
 
 def test_expired_sessions_are_swept_on_anyones_request(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Expired sessions are dropped from memory by the sweep, not only when their owner comes
-    back (store._sessions is inspected, not changed)."""
+    back (store._records is inspected, not changed)."""
     monkeypatch.setattr(sessions, "_SWEEP_EVERY_SECONDS", 0.0)
     for _ in range(3):
         Reporter(site.client()).start()
     assert _sessions_holding_keys(site) == 3
-    visitor = site.client()
-    visitor.get("/?lang=en")  # a visitor with a session cookie of their own
+    # Someone else's browser that still sends the session cookie of a login that ended (a
+    # visitor who is not logged in has no session of their own, so no cookie to send).
+    visitor = Reporter(site.client())
+    visitor.start()
+    ended = visitor.agent.cookie() or ""
+    visitor.lookup()
+    visitor.logout()
+    assert _sessions_holding_keys(site) == 3
+    visitor.agent.set_cookie(ended)
     expire_sessions(site)
-    visitor.get("/")
+    visitor.agent.get("/")
     restore_timeout(site)
     assert _sessions_holding_keys(site) == 0
 
@@ -100,77 +114,117 @@ def test_expired_sessions_leave_memory_without_any_request(
     assert _sessions_holding_keys(site) == 0
 
 
-def test_upload_after_session_expiry_is_accepted(site: Site) -> None:
-    """A slow upload over Tor arrives after the idle timeout: the ticket still carries it."""
+class UploadCounter:
+    """Counts the uploads the site starts to encrypt (each one an envelope in store/pending)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        original = DropBox.new_upload
+
+        def counting(box: DropBox, filename: str, media_type: str) -> EncryptedUpload:
+            self.count += 1
+            return original(box, filename, media_type)
+
+        monkeypatch.setattr(DropBox, "new_upload", counting)
+
+
+def test_upload_after_session_expiry_is_refused(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reversed by issue 15 (it was test_upload_after_session_expiry_is_accepted): a ticket dies
+    with its session, so an upload that arrives after the idle timeout is refused with a page
+    that says why, and nothing of it is written, not even to store/pending."""
     agent = site.client()
     reporter = Reporter(agent)
     reporter.start("en")
-    before = site.rows()
+    before = site.snapshot()
+    counter = UploadCounter(monkeypatch)
     expire_sessions(site)
     resp = reporter.submit(Report(what="dikirim pelan-pelan"), [("a.bin", b"a" * 200_000)])
     restore_timeout(site)
-    assert resp.status == 200
-    assert "regno" in resp.text
-    assert site.rows()["reports"] == before["reports"] + 1
-    assert site.rows()["entries"] == before["entries"] + 2
-    # The session itself stays expired: the upload did not revive a login.
-    assert agent.get("/lookup").location == "/login"
+    assert resp.status == 400
+    assert_in_language(resp, "en", SESSION_ENDED)
+    assert 'id="regno"' not in resp.text
+    site.assert_unchanged(before)
+    assert counter.count == 0
+    # The session stays expired: the upload did not revive a login.
+    assert agent.get("/lookup").location == "/login?notice=login-first"
 
 
-def test_followup_after_session_expiry_is_accepted(site: Site) -> None:
+def test_followup_after_session_expiry_is_refused(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reversed by issue 15 (it was test_followup_after_session_expiry_is_accepted)."""
     agent = site.client()
     reporter = Reporter(agent)
-    reporter.start("en")
+    reporter.start("id")
     regno = reporter.file_report()
     reporter.lookup()
-    entries = site.rows()["entries"]
+    before = site.snapshot()
+    counter = UploadCounter(monkeypatch)
     expire_sessions(site)
     resp = reporter.followup(regno, "informasi tambahan", [("b.txt", b"b" * 1000)])
     restore_timeout(site)
-    assert resp.status == 200
-    # The language lived in the expired session: the page is in whichever it now is.
-    lang = "en" if '<html lang="en">' in resp.text else "id"
-    assert_in_language(
-        resp, lang, "Your additional information was added to report %(regno)s.", regno=regno
-    )
-    assert site.rows()["entries"] == entries + 2
-    assert agent.get("/lookup").location == "/login"
+    assert resp.status == 400
+    # The language lives in its own cookie now: the page stays in the reporter's language.
+    assert_in_language(resp, "id", SESSION_ENDED)
+    site.assert_unchanged(before)
+    assert counter.count == 0
+    assert agent.get("/lookup").location == "/login?notice=login-first"
 
 
 def test_refused_form_after_expiry_does_not_revive_the_session(site: Site) -> None:
-    """The form with errors comes back with a fresh ticket, but no half-login is created: the
-    next page is the login page (not a 500 from a session with an id and no key)."""
+    """A form sent after the session expired is refused before it is read (no form back, no new
+    ticket), and no half-login is created: the next page is the login page (not a 500 from a
+    session with an id and no key)."""
     agent = site.client()
     reporter = Reporter(agent)
     reporter.start("en")
     regno = reporter.file_report()
+    reporter.open_form()
+    action = reporter.action
     expire_sessions(site)
     resp = reporter.submit(Report(what=""))
     restore_timeout(site)
     assert resp.status == 400
-    assert tr(page_lang(resp) or "", "This field is required.") in notices(resp.text)
-    assert 'name="ticket"' in resp.text
+    assert_in_language(resp, "en", SESSION_ENDED)
+    assert 'action="/submit?ticket=' not in resp.text
+    assert len(site.app.session_interface.store) == 0
     lookup = agent.get("/lookup")
-    assert lookup.status == 302 and lookup.location == "/login"
-    # Holding a ticket is not a login: it cannot delete replies or read the lookup page.
+    assert lookup.status == 303 and lookup.location == "/login?notice=login-first"
+    # Holding a ticket is not a login: it cannot file a report or read the lookup page.
     stranger = FlaskAgent(site.app)
     reporter2 = Reporter(stranger)
-    reporter2.ticket = reporter.ticket
-    assert reporter2.submit(Report(what="")).status == 400
-    assert stranger.get("/lookup").location == "/login"
+    assert reporter2.submit(Report(), action=action).status == 400
+    assert stranger.get("/lookup").location == "/login?notice=login-first"
     assert regno not in stranger.get("/").text
+    assert site.rows()["reports"] == 1
 
 
-def test_ticket_lifetime_outlasts_a_slow_upload(site: Site) -> None:
+def test_a_ticket_lives_as_long_as_its_session_and_no_longer(site: Site) -> None:
+    """Reversed by issue 15 (it was test_ticket_lifetime_outlasts_a_slow_upload, a signed ticket
+    valid for hours whatever happened to the session). A form's ticket has no clock of its own:
+    it works as long as its session is alive, however old the form (activity elsewhere keeps the
+    session alive), and stops when the session ends by idling out."""
+    store = site.app.session_interface.store
     reporter = Reporter(site.client())
     reporter.start()
-    subject, expires, _mac = (reporter.ticket or "").split(".")
-    assert int(expires) - time.time() >= 6 * 60 * 60
-    # And it expires: a ticket from yesterday is refused.
-    old = tokens.issue(
-        site.app.extensions["upload_ticket_key"], subject, 3600, now=time.time() - 2 * 24 * 3600
-    )
-    assert reporter.submit(Report(), ticket=old).status == 400
+    store.idle_seconds = 3.0
+    try:
+        action = reporter.action
+        time.sleep(1.6)
+        assert reporter.lookup().status == 200  # the reporter reads their reports meanwhile
+        time.sleep(1.6)  # the form is now older than the idle timeout; the session is not
+        assert reporter.submit(Report(), action=action).status == 303
+        reporter.open_form()
+        time.sleep(3.5)  # nothing for longer than the idle timeout: the session ends
+        before = site.snapshot()
+        refused = reporter.submit(Report())
+        assert refused.status == 400
+        assert_in_language(refused, page_lang(refused) or "", SESSION_ENDED)
+        site.assert_unchanged(before)
+    finally:
+        restore_timeout(site)
 
 
 # -- the KDF cap --------------------------------------------------------------------------
@@ -218,24 +272,26 @@ def test_login_gets_503_when_kdf_slots_are_taken(
     reporter.login_page()
     newcomer = Reporter(site.client())
     newcomer.generate(lang)
+    create = {
+        "pending": newcomer.pending or "",
+        **confirm_words(newcomer.codename or "", newcomer.confirm_page().text),
+    }
     before = site.snapshot()
     release, thread = held_deriver(site, monkeypatch)
     try:
         started = time.monotonic()
-        resp = reporter.agent.post(
-            "/login", {"csrf_token": reporter.csrf or "", "codename": codename}
-        )
+        resp = reporter.agent.post("/login", {"token": reporter.token or "", "codename": codename})
         assert time.monotonic() - started < 5  # refused at once, not queued
         assert resp.status == 503
         assert_in_language(resp, lang, BUSY)
         assert security_header_problems(resp) == []
-        resp = newcomer.agent.post("/create", {"csrf_token": newcomer.csrf or ""})
+        resp = newcomer.agent.post("/create", create)
         assert resp.status == 503
         assert_in_language(resp, lang, BUSY)
     finally:
         release.set()
         thread.join(10)
     site.assert_unchanged(before)
-    # Once the slot is free again, the same requests work.
+    # Once the slot is free again, the same requests work (the codename page was not lost).
     assert reporter.login(codename).location == "/lookup"
-    assert newcomer.agent.post("/create", {"csrf_token": newcomer.csrf or ""}).status == 302
+    assert newcomer.agent.post("/create", create).location == "/submit"

@@ -62,7 +62,7 @@ def test_only_the_inspectorate_key_decrypts_what_was_stored(site: Site) -> None:
     reporter.lookup()
     follow = marked_file("follow", 777)
     follow_text = marker("followup")
-    assert reporter.followup(regno, follow_text, [follow]).status == 302
+    assert reporter.followup(regno, follow_text, [follow]).status == 303
 
     opened = site.decrypt_items()
     with site.box.connection() as connection:
@@ -231,6 +231,28 @@ def test_file_times_reveal_only_the_day(site: Site) -> None:
         assert info.st_mtime % 86400 == 0 and 0 <= now - info.st_mtime < 2 * 86400, path
     for directory in (site.items_dir, site.pending_dir):  # listing them updates their atime
         assert directory.stat().st_mtime % 86400 == 0, directory
+
+
+def test_files_kept_for_a_corrected_form_are_envelopes_only(site: Site) -> None:
+    """Issue 16: a form sent back for correction keeps its files in store/pending until the
+    corrected form comes. They wait there as envelopes to the inspectorate only, with day-only
+    times, and nothing of them is in clear under the data directory."""
+    reporter = Reporter(site.client())
+    codename = reporter.start("en")
+    kept = marked_file("kept", 300_000)
+    assert reporter.submit(Report(what=""), [kept]).status == 400
+    waiting = site.pending()
+    assert len(waiting) == 1 and site.items() == []
+    info = waiting[0].stat()  # before anything here reads the file (a read sets its atime)
+    assert info.st_mtime % 86400 == 0 and info.st_atime % 86400 == 0
+    assert grep_tree(site.data_dir, [kept[0], kept[1][:40].decode(), codename]) == []
+    with waiting[0].open("rb") as handle:
+        sink = io.BytesIO()
+        meta, _size = payload.read_payload(handle, [site.recipient], sink)
+    assert meta["name"] == kept[0] and sink.getvalue() == kept[1]
+    for identity in (keytypes.new_recipient_identity(), site.box.derive(codename).private_key):
+        with waiting[0].open("rb") as handle, pytest.raises(NotARecipient):
+            payload.read_payload(handle, [identity], io.BytesIO())
 
 
 def test_imported_responses_have_day_only_times(site: Site, tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from dropbox.service import DropBox
 from keys import keytypes
 from keys.codename import CodenameDeriver, CodenameKdfParams
 from keys.keyfiles import recipient_public_key, verify_public_key
+from support.pages import form_action, new_source
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BABEL_CFG = REPO_ROOT / "babel.cfg"
@@ -242,7 +243,8 @@ def _mark_fuzzy(catalog: Catalog) -> None:
 
 
 def _rename_placeholder(catalog: Catalog) -> None:
-    message = catalog["Your additional information was added to report %(regno)s."]
+    message = catalog["Your additional information for %(regno)s was received."]
+    assert "%(regno)s" in str(message.string)
     message.string = str(message.string).replace("%(regno)s", "%(nomor)s")
 
 
@@ -345,24 +347,23 @@ def test_lang_parameter_switches_to_english_and_back(client: FlaskClient, po: Ca
     assert _msgstr(po, "Make a new report") in indonesian
 
 
-def _report(client: FlaskClient, files: int) -> str:
-    """Go through /generate, /create and /submit; returns the thank-you page."""
-    assert client.get("/generate").status_code == 200
-    created = client.post("/create")
-    assert created.status_code == 302
+def _report(client: FlaskClient, files: int, new_codename: bool = True) -> str:
+    """Go through /generate, /confirm, /create (unless logged in already) and /submit; returns
+    the thank-you page the submission redirects to."""
+    if new_codename:
+        new_source(client)
     form = _page(client, "/submit")
-    ticket = re.search(r'name="ticket" value="([^"]+)"', form)
-    assert ticket is not None
     data: dict[str, object] = {
-        "ticket": ticket.group(1),
         "category": "corruption",
         "relation": "public",
         "what": "Pungutan di loket pelayanan.",
         "files": [(io.BytesIO(b"bukti %d" % n), f"bukti{n}.txt") for n in range(files)],
     }
-    response = client.post("/submit", data=data, content_type="multipart/form-data")
-    assert response.status_code == 200
-    return html.unescape(response.get_data(as_text=True))
+    response = client.post(
+        form_action(form, "/submit"), data=data, content_type="multipart/form-data"
+    )
+    assert response.status_code == 303 and response.location.endswith("/thanks")
+    return _page(client, "/thanks")
 
 
 def test_reporting_in_indonesian_shows_no_english(client: FlaskClient, po: Catalog) -> None:
@@ -374,6 +375,12 @@ def test_reporting_in_indonesian_shows_no_english(client: FlaskClient, po: Catal
     }
     assert _msgstr(po, "This page does not exist.") in pages["404"]
     assert _msgstr(po, "Your codename") in pages["/generate"]
+    pending = re.search(r'name="pending" value="([^"]+)"', pages["/generate"])
+    assert pending is not None
+    confirm = client.post("/confirm", data={"pending": pending.group(1)})
+    assert confirm.status_code == 200
+    pages["/confirm"] = html.unescape(confirm.get_data(as_text=True))
+    assert _msgstr(po, "Check your codename") in pages["/confirm"]
     thanks = _report(client, files=2)
     pages["thanks"] = thanks
     assert _msgstr(po, "Register number") in thanks
@@ -384,9 +391,11 @@ def test_reporting_in_indonesian_shows_no_english(client: FlaskClient, po: Catal
     assert _msgstr(po, "Status history") in pages["/lookup"]
     received = "Thank you for your report. The Inspectorate will respond within 30 days."
     assert _msgstr(po, received) in pages["/lookup"]
-    logout = client.post("/logout")
-    assert logout.status_code == 200
-    pages["/logout"] = html.unescape(logout.get_data(as_text=True))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', pages["/lookup"])
+    assert token is not None
+    logout = client.post("/logout", data={"csrf_token": token.group(1)})
+    assert logout.status_code == 303
+    pages["/logout"] = _page(client, logout.location)
     assert _msgstr(po, "You are logged out") in pages["/logout"]
     leftovers = {name: _english_left_over(po, page) for name, page in pages.items()}
     assert not any(leftovers.values()), leftovers
@@ -395,18 +404,15 @@ def test_reporting_in_indonesian_shows_no_english(client: FlaskClient, po: Catal
 def test_reporting_in_english_uses_english_plurals(client: FlaskClient) -> None:
     client.get("/?lang=en")
     assert "1 file was attached." in _report(client, files=1)
-    assert "2 files were attached." in _report(client, files=2)
+    assert "2 files were attached." in _report(client, files=2, new_codename=False)
 
 
 def test_form_errors_from_python_code_are_translated(client: FlaskClient, po: Catalog) -> None:
-    client.get("/generate")
-    client.post("/create")
+    new_source(client)
     form = _page(client, "/submit")
-    ticket = re.search(r'name="ticket" value="([^"]+)"', form)
-    assert ticket is not None
     response = client.post(
-        "/submit",
-        data={"ticket": ticket.group(1), "what": ""},
+        form_action(form, "/submit"),
+        data={"what": ""},
         content_type="multipart/form-data",
     )
     assert response.status_code == 400

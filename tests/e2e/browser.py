@@ -271,14 +271,17 @@ class Browser:
         budget: int | None = PAGE_BUDGET,
         expect_lang: str | None = None,
         navigated: bool = True,
+        status: int = 200,
     ) -> StepResult:
-        """Check the page now shown, screenshot it at desktop and phone widths; return measures."""
+        """Check the page now shown, screenshot it at desktop and phone widths; return measures.
+        `status`: the HTTP status the page is expected to have (a form sent back for correction
+        is a 400 page, and is checked like any other)."""
         strict = self.strict_small if small_strict is None else small_strict
         label = f"{next(self._counter):02d}-{self.name.split('-')[0]}-{step}"
         where = f"[{self.name} {label}]"
         url = self.driver.current_url
         events = self.drain()
-        requests, transferred, problems = self._network(events, where, navigated)
+        requests, transferred, problems = self._network(events, where, navigated, status)
         source = self.driver.page_source
         audit = audit_html(source)
         problems += [f"{where} {p}" for p in audit.problems]
@@ -347,6 +350,7 @@ class Browser:
         events: Sequence[dict[str, Any]],
         where: str,
         navigated: bool,
+        status: int = 200,
     ) -> tuple[list[str], int, list[str]]:
         problems: list[str] = []
         requests: list[str] = []
@@ -368,8 +372,14 @@ class Browser:
                 transferred += int(params.get("encodedDataLength", 0))
             elif method == "Network.responseReceived":
                 response = params["response"]
-                if params.get("type") in ("Document", "Stylesheet") and response["status"] >= 400:
+                kind = params.get("type")
+                if kind in ("Document", "Stylesheet") and response["status"] >= 400 and not (
+                    kind == "Document" and response["status"] == status
+                ):
                     problems.append(f"{where} {response['status']} for {response['url']}")
+                if kind == "Document" and response["status"] < 300 and status >= 400:
+                    problems.append(f"{where} {response['status']} for {response['url']}, "
+                                    f"expected {status}")
                 csp = {k.lower(): v for k, v in response.get("headers", {}).items()}.get(
                     "content-security-policy", ""
                 )

@@ -5,14 +5,16 @@ on a canary page first), a fresh profile, and no network but 127.0.0.1. Against 
 `dropbox serve` (spill directory on /dev/shm) and the real `journalist-console serve`, both set up
 by their CLIs in a temporary directory:
 
-    reporter: landing → new report → codename → report form (category, relation, the five
-    criteria, message, two attachments) → register number → log out → log in with the codename →
-    /lookup shows the report → log out
+    reporter: landing → new report → codename → confirmation (two of its words typed back: first
+    mistyped and refused, then right) → report form (category, relation, the five criteria,
+    message, two attachments in two file fields) → redirect to the register number → log out
+    (redirect to a page) → log in with the codename → /lookup shows the report → log out
     operator: `dropbox export` → `journalist-console import --server-key`
     investigator (its own browser): unlock with the passphrase → queue → the report → reply →
     status "needs_info" with a note → export from the web interface → lock
     operator: `dropbox import` of the bundle the web interface wrote
-    reporter: log in → sees the reply and the new status → deletes the reply → log out
+    reporter: log in → sees the reply and the new status → deletes the reply (its confirmation
+    page, then "yes") → log out
 
 Once in Indonesian (the default) and once in English (the "English" link, clicked).
 
@@ -33,6 +35,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -138,7 +141,9 @@ def fill_report(browser: Browser, report: dict[str, str], files: list[Path]) -> 
         field = browser.find(f"textarea#{name}")
         field.clear()
         field.send_keys(report[name])
-    browser.find("input#files").send_keys("\n".join(str(path) for path in files))
+    # One file per field: choosing files in a second field keeps the first field's choice.
+    for number, path in enumerate(files, 1):
+        browser.find(f"input#files{number}").send_keys(str(path))
 
 
 @pytest.mark.parametrize("language", ["id", "en"])
@@ -189,17 +194,39 @@ def test_journey_without_javascript(
             words = codename.split()
             assert len(words) >= 6, codename
             assert set(words) <= set(wordlist("id" if language == "id" else "en")), codename
+            reporter.click_and_wait(reporter.find("form[action='/confirm'] button[type=submit]"))
+            page("confirm", zoom_shot=True)
+            assert codename not in reporter.text()  # typed from the copy, not from the screen
+            asked = [
+                int(field.get_attribute("name").removeprefix("word"))
+                for field in reporter.finds("form[action='/create'] input[name^=word]")
+            ]
+            assert len(asked) == 2 and all(1 <= n <= len(words) for n in asked), asked
+            # A mistake in the copy is found now: refused, with the fields marked.
+            for number in asked:
+                reporter.find(f"input#word{number}").send_keys(words[number - 1] + "x")
+            reporter.click_and_wait(reporter.find("form[action='/create'] button[type=submit]"))
+            page("confirm-mistyped", status=400)
+            assert reporter.find("#confirm-error").text
+            for number in asked:
+                field = reporter.find(f"input#word{number}")
+                assert field.get_attribute("aria-invalid") == "true"
+                field.clear()
+                field.send_keys(words[number - 1].upper())  # case must not matter
             reporter.click_and_wait(reporter.find("form[action='/create'] button[type=submit]"))
             assert reporter.driver.current_url.endswith("/submit"), reporter.driver.current_url
             page("report-form", zoom_shot=True)
             fill_report(reporter, report, files)
             page("report-form-filled", navigated=False)
             reporter.click_and_wait(reporter.find("form.report button[type=submit]"))
+            # POST, then redirect: the thank-you page is a page of its own.
+            assert reporter.driver.current_url.endswith("/thanks"), reporter.driver.current_url
             page("register-number", zoom_shot=True)
             regno = reporter.find("#regno").text.strip()
             assert re.fullmatch(r"WBS-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]", regno), regno
             assert ATTACHED[language] in reporter.find("main").text
             reporter.click_and_wait(reporter.find("header form[action='/logout'] button"))
+            assert reporter.driver.current_url.endswith("/logged-out")
             page("logged-out")
             assert not reporter.finds("header form[action='/logout']")
 
@@ -288,10 +315,14 @@ def test_journey_without_javascript(
             assert len(replies) == 1 and report["reply"] in replies[0].text, card.text
             followup = card.find_element("css selector", "details.followup")
             assert followup.get_attribute("open") is not None  # needs_info opens "add information"
-            reply_button = replies[0].find_element("css selector", "form button[type=submit]")
-            reporter.click_and_wait(reply_button)
+            delete_link = replies[0].find_element("css selector", "a[href^='/reply/delete?']")
+            reporter.click_and_wait(delete_link)
             page("confirm-delete")
-            reporter.click_and_wait(reporter.find("main form button[type=submit]"))
+            assert reporter.finds("main form input[name=confirm][value=yes]")  # asks first
+            reporter.click_and_wait(
+                reporter.find("main form[action='/reply/delete'] button[type=submit]")
+            )
+            assert reporter.driver.current_url.endswith("/lookup"), reporter.driver.current_url
             page("lookup-reply-deleted")
             card = reporter.find(f"#report-{regno}")
             assert not card.find_elements("css selector", ".reply")
@@ -301,7 +332,8 @@ def test_journey_without_javascript(
             reporter.click_and_wait(reporter.find("header form[action='/logout'] button"))
             page("logged-out-3")
             reporter.get(site + "/lookup")  # the session is gone: back to the login page
-            assert reporter.driver.current_url.endswith("/login"), reporter.driver.current_url
+            current = urlsplit(reporter.driver.current_url)
+            assert current.path == "/login", reporter.driver.current_url
             page("lookup-after-logout")
             reporter.prove_javascript_off()  # still off at the end of the journey
         finally:

@@ -57,8 +57,10 @@ def counts(data: Path) -> dict[str, int]:
         }
 
 
-def store_problems(data: Path) -> list[str]:
-    """Inconsistencies between store/ and the database; [] when consistent."""
+def store_problems(data: Path, kept: Iterable[str] = ()) -> list[str]:
+    """Inconsistencies between store/ and the database; [] when consistent. `kept`: names of
+    files in store/pending that a live session holds for a form sent back for correction (see
+    `kept_uploads`); anything else there is a leftover."""
     problems = []
     items = {path.name for path in (data / "store" / "items").iterdir()}
     with open_db(data) as connection:
@@ -77,9 +79,19 @@ def store_problems(data: Path) -> list[str]:
     problems += [f"row without an envelope: {name}" for name in sorted(rows - files)]
     if dangling:
         problems.append(f"{dangling} entries point at no report")
+    allowed = set(kept)
     pending = list((data / "store" / "pending").iterdir())
-    problems += [f"left in pending: {path.name}" for path in pending]
+    problems += [f"left in pending: {path.name}" for path in pending if path.name not in allowed]
     return problems
+
+
+def kept_uploads(app: Any) -> set[str]:
+    """The store/pending file names of the uploads that the live sessions of an in-process app
+    hold for their corrected forms: they belong to a ticket, not left behind."""
+    store = app.session_interface.store
+    with store._lock:
+        records = list(store._records.values())
+    return {upload.pending.path.name for record in records for upload in record.held()}
 
 
 def decrypt_store(data: Path, identity: RecipientIdentity) -> dict[str, tuple[dict, bytes]]:

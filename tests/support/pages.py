@@ -3,9 +3,11 @@ checking what every page must (and must not) contain.
 
 - reading: `hidden`, `element_text`, `notices`, `page_lang`, `shown_text`; `tr` and
   `assert_in_language` for messages in the site's catalog;
-- walking: `Reporter` (step by step, keeping the page's tokens) and `OneStepReporter` (each call
-  fetches the page it needs first) over any agent of support/http.py; `new_source` and
-  `submit_report` straight on a Flask test client;
+- walking: `Reporter` (step by step, keeping the page's tokens and form URLs) and
+  `OneStepReporter` (each call fetches the page it needs first) over any agent of
+  support/http.py; `new_source`, `login` and `submit_report` straight on a Flask test client;
+  `form_action`, `followup_action` and `confirm_words` for the flow's form URLs (an upload form's
+  action carries its single-use ticket) and the codename confirmation;
 - checking: `security_header_problems`, `page_problems`.
 """
 
@@ -70,6 +72,16 @@ def tr(lang: str, msgid: str, **params: Any) -> str:
     return text % params if params else text
 
 
+def tr_plural(lang: str, singular: str, plural: str, number: int) -> str:
+    """A plural message as the site shows it in `lang` for `number`, with %(num)s filled in."""
+    if lang == "en":
+        text = singular if number == 1 else plural
+    else:
+        text = Translations.load(str(TRANSLATIONS), [lang]).ngettext(singular, plural, number)
+        assert text not in (singular, plural), f"not translated to {lang}: {singular}"
+    return text % {"num": number}
+
+
 def shown_text(resp: Resp) -> str:
     """The page's text with entities decoded and whitespace folded, for message searches."""
     return re.sub(r"\s+", " ", html.unescape(resp.text))
@@ -116,24 +128,61 @@ class Report:
         return dict(self.__dict__)
 
 
+def form_action(html_text: str, path: str) -> str:
+    """The action URL of the page's form that posts to `path` (an upload form's URL carries its
+    single-use ticket)."""
+    found = re.search(rf'<form method="post" action="({re.escape(path)}[^"]*)"', html_text)
+    assert found, f"no form posting to {path}"
+    return html.unescape(found.group(1))
+
+
+def confirm_words(codename: str, confirm_page: str) -> dict[str, str]:
+    """The words the confirmation page asks for, typed back correctly."""
+    words = codename.split()
+    positions = [int(n) for n in re.findall(r'name="word(\d+)"', confirm_page)]
+    assert positions, "the confirmation page asks for no word"
+    return {f"word{n}": words[n - 1] for n in positions}
+
+
+def followup_action(lookup_page: str, regno: str) -> str:
+    """The action URL (ticket included) of the follow-up form on /lookup for report `regno`."""
+    card = lookup_page.split(f'id="report-{regno}"', 1)[1]
+    return form_action(card, "/followup")
+
+
 class Reporter:
+    """The reporter's journey, as a browser with JavaScript off walks it."""
+
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
         self.codename: str | None = None
-        self.ticket: str | None = None
+        self.pending: str | None = None
+        self.action: str | None = None  # the report form's action URL, ticket included
+        self.followup_actions: dict[str, str] = {}
         self.csrf: str | None = None
+        self.token: str | None = None
 
     def generate(self, lang: str | None = None) -> str:
         resp = self.agent.get("/generate" + (f"?lang={lang}" if lang else ""))
         assert resp.status == 200, resp
         self.codename = element_text(resp.text, "codename")
-        self.csrf = hidden(resp.text, "csrf_token")
+        self.pending = hidden(resp.text, "pending")
         return self.codename
 
-    def create(self) -> Resp:
-        assert self.csrf
-        resp = self.agent.post("/create", {"csrf_token": self.csrf})
-        assert resp.status == 302 and resp.location == "/submit", (resp, resp.text[:2000])
+    def confirm_page(self) -> Resp:
+        assert self.pending
+        resp = self.agent.post("/confirm", {"pending": self.pending})
+        assert resp.status == 200, (resp, resp.text[:2000])
+        return resp
+
+    def create(self, words: dict[str, str] | None = None) -> Resp:
+        """The confirmation page, then /create with the asked words typed back."""
+        assert self.pending and self.codename
+        page = self.confirm_page()
+        typed = words if words is not None else confirm_words(self.codename, page.text)
+        resp = self.agent.post("/create", {"pending": self.pending, **typed})
+        if words is None:
+            assert resp.status == 303 and resp.location == "/submit", (resp, resp.text[:2000])
         return resp
 
     def start(self, lang: str | None = None) -> str:
@@ -145,7 +194,7 @@ class Reporter:
     def open_form(self) -> Resp:
         resp = self.agent.get("/submit")
         assert resp.status == 200, resp
-        self.ticket = hidden(resp.text, "ticket")
+        self.action = form_action(resp.text, "/submit")
         self.csrf = hidden(resp.text, "csrf_token")
         return resp
 
@@ -154,56 +203,82 @@ class Reporter:
         report: Report | dict[str, str] | None = None,
         files: Sequence[FileSpec] = (),
         extra: dict[str, str] | None = None,
-        ticket: str | None = None,
+        action: str | None = None,
     ) -> Resp:
-        fields: dict[str, str | bytes] = {
-            "ticket": ticket if ticket is not None else self.ticket or ""
-        }
+        """POST the report form to its action URL (the last form opened, unless given)."""
+        fields: dict[str, str | bytes] = {}
         data = report.fields() if isinstance(report, Report) else dict(report or Report().fields())
         fields.update(data)
         fields["website"] = ""
         fields.update(extra or {})
-        return self.agent.post("/submit", fields, list(files), multipart=True)
+        if action is None and self.action is None:
+            self.open_form()  # the last form was used up: a new one, as "Make another report"
+        target = action if action is not None else self.action or "/submit"
+        resp = self.agent.post(target, fields, list(files), multipart=True)
+        if resp.status == 400 and 'action="/submit?' in resp.text:
+            # The form came back for correction, with a new ticket (and the files kept).
+            self.action = form_action(resp.text, "/submit")
+        elif resp.status == 303 and target == self.action:
+            self.action = None  # filed: its ticket is used up
+        return resp
 
     def file_report(self, report: Report | None = None, files: Sequence[FileSpec] = ()) -> str:
+        """Send the report, follow the redirect to the thank-you page; the register number."""
         resp = self.submit(report, files)
-        assert resp.status == 200, (resp, notices(resp.text))
-        regno = element_text(resp.text, "regno")
+        assert resp.status == 303 and resp.location == "/thanks", (resp, notices(resp.text))
+        thanks = self.agent.get("/thanks")
+        assert thanks.status == 200, thanks
+        regno = element_text(thanks.text, "regno")
         assert REGNO_RE.match(regno), regno
         return regno
 
     def login_page(self) -> Resp:
         resp = self.agent.get("/login")
         assert resp.status == 200
-        self.csrf = hidden(resp.text, "csrf_token")
+        self.token = hidden(resp.text, "token")
         return resp
 
     def login(self, codename: str) -> Resp:
         self.login_page()
-        return self.agent.post("/login", {"csrf_token": self.csrf or "", "codename": codename})
+        return self.agent.post("/login", {"token": self.token or "", "codename": codename})
 
     def lookup(self) -> Resp:
         resp = self.agent.get("/lookup")
         if resp.status == 200:
-            self.ticket = hidden(resp.text, "ticket")
             self.csrf = hidden(resp.text, "csrf_token")
+            self.followup_actions = {
+                html.unescape(regno): html.unescape(action)
+                for regno, action in re.findall(
+                    r'id="report-([^"]+)".*?<form method="post" action="(/followup\?[^"]+)"',
+                    resp.text,
+                    re.S,
+                )
+            }
         return resp
 
     def followup(
-        self, regno: str, message: str, files: Sequence[FileSpec] = (), ticket: str | None = None
+        self, regno: str, message: str, files: Sequence[FileSpec] = (), action: str | None = None
     ) -> Resp:
-        fields: dict[str, str | bytes] = {
-            "ticket": ticket if ticket is not None else self.ticket or "",
-            "regno": regno,
-            "message": message,
-        }
-        return self.agent.post("/followup", fields, list(files), multipart=True)
+        """Add information to a report through its form on /lookup (opened first if needed)."""
+        if action is None:
+            if regno not in self.followup_actions:
+                self.lookup()
+            action = self.followup_actions.get(regno, "/followup")
+        fields: dict[str, str | bytes] = {"message": message}
+        resp = self.agent.post(action, fields, list(files), multipart=True)
+        self.followup_actions.pop(regno, None)  # used up: the next one comes from /lookup
+        return resp
 
     def delete_reply(self, reply_id: str, confirm: bool = True) -> Resp:
-        """Press "delete", then confirm on the confirmation page (unless confirm=False)."""
-        fields = {"csrf_token": self.csrf or "", "reply_id": reply_id}
-        if confirm:
-            fields["confirm"] = "yes"
+        """Open the confirmation page; with confirm, press "yes, delete it" there."""
+        page = self.agent.get(f"/reply/delete?reply_id={reply_id}")
+        if not confirm or page.status != 200:
+            return page
+        fields = {
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "reply_id": reply_id,
+            "confirm": "yes",
+        }
         return self.agent.post("/reply/delete", fields)
 
     def logout(self) -> Resp:
@@ -237,38 +312,43 @@ class OneStepReporter:
         assert page.status == 200, page.status
         codename = CODENAME_ON_PAGE.search(page.text)
         assert codename
-        created = self.agent.post("/create", {"csrf_token": hidden(page.text, "csrf_token")})
-        assert created.status == 302, (created.status, created.text[-300:])
+        pending = hidden(page.text, "pending")
+        confirm = self.agent.post("/confirm", {"pending": pending})
+        assert confirm.status == 200, confirm.status
+        typed = confirm_words(codename.group(1), confirm.text)
+        created = self.agent.post("/create", {"pending": pending, **typed})
+        assert created.status == 303, (created.status, created.text[-300:])
         return codename.group(1)
 
     def submit(self, fields: dict[str, str], files: Sequence[FileSpec] = ()) -> str:
         reply = self.submit_raw(fields, files)
-        assert reply.status == 200, (reply.status, reply.text[-500:])
-        regno = REGNO_ON_PAGE.search(reply.text)
-        assert regno
+        assert reply.status == 303, (reply.status, reply.text[-500:])
+        thanks = self.agent.get("/thanks")
+        regno = REGNO_ON_PAGE.search(thanks.text)
+        assert regno, thanks.text[-500:]
         return regno.group(1)
 
     def submit_raw(self, fields: dict[str, str], files: Sequence[FileSpec] = ()) -> Resp:
         form = self.agent.get("/submit")
         assert form.status == 200, form.status
-        values = [("ticket", hidden(form.text, "ticket")), *fields.items()]
-        return self.agent.post("/submit", values, files, multipart=True)
+        action = form_action(form.text, "/submit")
+        return self.agent.post(action, list(fields.items()), files, multipart=True)
 
     def login(self, codename: str) -> Resp:
         page = self.agent.get("/login")
-        token = hidden(page.text, "csrf_token")
-        return self.agent.post("/login", {"csrf_token": token, "codename": codename})
+        token = hidden(page.text, "token")
+        return self.agent.post("/login", {"token": token, "codename": codename})
 
     def lookup(self) -> Resp:
         return self.agent.get("/lookup")
 
     def followup(self, regno: str, message: str, files: Sequence[FileSpec] = ()) -> Resp:
-        page = self.lookup()
-        fields = [("ticket", hidden(page.text, "ticket")), ("regno", regno), ("message", message)]
-        return self.agent.post("/followup", fields, files, multipart=True)
+        action = followup_action(self.lookup().text, regno)
+        return self.agent.post(action, [("message", message)], files, multipart=True)
 
     def delete_reply(self, reply_id: str) -> Resp:
-        token = hidden(self.lookup().text, "csrf_token")
+        page = self.agent.get(f"/reply/delete?reply_id={reply_id}")
+        token = hidden(page.text, "csrf_token")
         fields = {"csrf_token": token, "reply_id": reply_id, "confirm": "yes"}
         return self.agent.post("/reply/delete", fields)
 
@@ -283,13 +363,22 @@ def report_fields(what: str, **extra: str) -> dict[str, str]:
 
 
 def new_source(client: FlaskClient) -> str:
-    """Walk /generate → /create; returns the codename shown."""
+    """Walk /generate → /confirm → /create (typing back the words asked); returns the codename."""
     page = client.get("/generate").get_data(as_text=True)
     codename = re.search(r'id="codename">([^<]+)<', page)
     assert codename
-    response = client.post("/create", data={"csrf_token": hidden(page, "csrf_token")})
-    assert response.status_code == 302
+    pending = hidden(page, "pending")
+    confirm = client.post("/confirm", data={"pending": pending}).get_data(as_text=True)
+    typed = confirm_words(codename.group(1), confirm)
+    response = client.post("/create", data={"pending": pending, **typed})
+    assert response.status_code == 303, response.get_data(as_text=True)[-500:]
     return codename.group(1)
+
+
+def login(client: FlaskClient, codename: str) -> Any:
+    """GET /login, then POST it with its visitor-bound token; the response (303 on success)."""
+    page = client.get("/login").get_data(as_text=True)
+    return client.post("/login", data={"token": hidden(page, "token"), "codename": codename})
 
 
 def submit_report(
@@ -298,10 +387,9 @@ def submit_report(
     files: list[tuple[bytes, str]] | None = None,
     **fields: str,
 ) -> str:
-    """POST /submit as a logged-in source; returns the register number."""
+    """POST /submit as a logged-in source, then the thank-you page; returns the register number."""
     page = client.get("/submit").get_data(as_text=True)
     data: dict[str, Any] = {
-        "ticket": hidden(page, "ticket"),
         "category": "procurement_fraud",
         "relation": "employee",
         "what": what,
@@ -309,9 +397,12 @@ def submit_report(
     }
     if files:
         data["files"] = [(io.BytesIO(content), name) for content, name in files]
-    response = client.post("/submit", data=data, content_type="multipart/form-data")
-    assert response.status_code == 200, response.get_data(as_text=True)[-500:]
-    regno = re.search(r'id="regno">([^<]+)<', response.get_data(as_text=True))
+    response = client.post(
+        form_action(page, "/submit"), data=data, content_type="multipart/form-data"
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)[-500:]
+    thanks = client.get("/thanks").get_data(as_text=True)
+    regno = re.search(r'id="regno">([^<]+)<', thanks)
     assert regno
     return regno.group(1)
 
@@ -322,6 +413,7 @@ SECURITY_HEADERS_REQUIRED = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+STATIC_CACHE_CONTROL = "private, max-age=86400, immutable"
 CSP_REQUIRED = (
     "default-src 'none'",
     "form-action 'self'",
@@ -359,7 +451,14 @@ def security_header_problems(resp: Resp, real_server: bool = False) -> list[str]
         if resp.header(name) != value:
             problems.append(f"{name} is {resp.header(name)!r}")
     cache = resp.header("Cache-Control") or ""
-    if "no-store" not in cache:
+    if resp.path.startswith("/static/") and resp.status in (200, 304):
+        # The style sheet may stay in the browser's cache for the session, with a validator made
+        # from its content only: never shared caches, never a time.
+        if cache != STATIC_CACHE_CONTROL:
+            problems.append(f"static Cache-Control is {cache!r}")
+        if resp.header("Last-Modified") is not None:
+            problems.append(f"static Last-Modified {resp.header('Last-Modified')!r}")
+    elif "no-store" not in cache:
         problems.append(f"Cache-Control is {cache!r}")
     permissions = resp.header("Permissions-Policy") or ""
     features = dict(item.strip().split("=", 1) for item in permissions.split(",") if "=" in item)

@@ -115,13 +115,15 @@ class RealServer:
     logs: Path
     fsize_limit: int | None = None
     extra: Sequence[str] = ()
+    fixed_port: int | None = None  # a port chosen beforehand (a proxy in front already knows it)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     log_files: list[Path] = field(default_factory=list)
 
     def start(self) -> RealServer:
-        """Start (or restart) on a new free port; returns once the site answers."""
-        self.port = free_port()
+        """Start (or restart) on a new free port, or on `fixed_port`; returns once the site
+        answers."""
+        self.port = self.fixed_port or free_port()
         self.logs.mkdir(parents=True, exist_ok=True)
         run_number = len(self.log_files) // 2
         out_path = self.logs / f"serve-{run_number}.out"
@@ -196,9 +198,11 @@ def real_server(
     spill: Path | None = None,
     fsize_limit: int | None = None,
     extra: Sequence[str] = (),
+    port: int | None = None,
 ) -> Iterator[RealServer]:
-    """A started real server with its own RAM-backed spill directory; stopped and cleaned after."""
-    server = RealServer(data, spill or new_spill_dir(), logs, fsize_limit, extra)
+    """A started real server with its own RAM-backed spill directory (on `port` if given, else
+    on a free one); stopped and cleaned after."""
+    server = RealServer(data, spill or new_spill_dir(), logs, fsize_limit, extra, port)
     try:
         yield server.start()
     finally:
