@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
+
 .PHONY: demo test lint bench system-deps clean
 
 $(STAMP): setup.cfg pyproject.toml
@@ -17,6 +19,11 @@ $(STAMP): setup.cfg pyproject.toml
 system-deps:
 	bash scripts/system-deps.sh
 
+# axe-core for the accessibility audit (tests/e2e/test_accessibility.py), at the pinned version.
+$(AXE): tests/e2e/axe/package.json tests/e2e/axe/package-lock.json
+	npm ci --prefix tests/e2e/axe --ignore-scripts --no-audit --no-fund --silent
+	touch $(AXE)
+
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
@@ -25,11 +32,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check keys dropbox journalist_console
 	$(BIN)/mypy
 
-test: system-deps $(STAMP) lint
+test: system-deps $(STAMP) $(AXE) lint
 	bash scripts/run-pytest.sh $(BIN)/python
 
 bench: system-deps $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache .hypothesis tests/e2e/axe/node_modules
