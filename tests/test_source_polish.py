@@ -288,3 +288,21 @@ def test_one_indonesian_vocabulary(site: Site) -> None:
     assert "nomor register" in translated
     assert "pemeriksa" in translated
     assert label(site, STATUS_LABELS["investigating"], "id") == "Dalam pemeriksaan"
+
+
+def test_kept_files_are_destroyed_when_the_server_stops(tmp_path: Path) -> None:
+    """Sessions live as long as the process: a file kept for a corrected form goes with them at
+    a clean stop (SIGTERM), not at the next start."""
+    from support.http import HttpAgent
+    from support.processes import real_server
+
+    site = make_site(tmp_path, with_app=False)
+    pending = site.data_dir / "store" / "pending"
+    with real_server(site.data_dir, tmp_path / "logs") as server:
+        reporter = Reporter(HttpAgent(server.port))
+        reporter.start()
+        assert reporter.submit(Report(what=""), [("bukti.txt", b"isi bukti")]).status == 400
+        assert len(list(pending.glob("*"))) == 1
+        server.stop()
+        assert server.process is not None and server.process.returncode == 0
+        assert list(pending.glob("*")) == []
