@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, session
 from flask_babel import Babel, format_number, get_translations
 from flask_wtf.csrf import CSRFProtect
 from jinja2.runtime import Context
@@ -18,7 +18,7 @@ from jinja2.utils import pass_context
 from dropbox import error_pages, source, static
 from dropbox.error_pages import ERROR_CODES
 from dropbox.formats import human_size, long_day
-from dropbox.headers import SECURITY_HEADERS
+from dropbox.headers import with_security_headers
 from dropbox.i18n import (
     DEFAULT_LANGUAGE,
     TRANSLATIONS,
@@ -29,11 +29,13 @@ from dropbox.i18n import (
 from dropbox.service import DropBox
 from dropbox.sessions import MemorySessionInterface, MemorySessionStore
 from dropbox.source.guards import logged_in, page_notice, remember_visitor
+from dropbox.templating import PageEnvironment
 from dropbox.uploads import EncryptingRequest, discard_unfinished
 from keys import tokens
 
 __all__ = ["ERROR_CODES", "STATIC", "create_app"]  # what the tests and scripts import from here
 
+_SIGNED_TOKEN = "csrf_signed"  # noqa: S105 (a session key name, not a secret)
 ROOT = Path(__file__).resolve().parent.parent
 # In a checkout or an editable install the pages sit beside the packages; a wheel installs them
 # as data files under <prefix>/share/wbs-dropbox (setup.cfg [options.data_files]).
@@ -55,6 +57,9 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 def create_app(dropbox: DropBox, overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
+    # Constant texts translated when a template is compiled, once per language.
+    app.jinja_environment = PageEnvironment
+    app.jinja_env.translations_dir = TRANSLATIONS  # type: ignore[attr-defined]
     app.request_class = EncryptingRequest
     app.config.update(
         SECRET_KEY=tokens.new_process_key(),  # CSRF signing; per process, never on disk
@@ -99,14 +104,20 @@ def create_app(dropbox: DropBox, overrides: dict[str, Any] | None = None) -> Fla
     app.jinja_env.filters["day"] = long_day
     error_pages.register(app)
 
+    app.wsgi_app = with_security_headers(app.wsgi_app)  # type: ignore[method-assign,assignment]
+
+    @app.before_request
+    def reuse_signed_token() -> None:
+        # The session's anti-forgery token is signed once and kept with the session, not
+        # signed again for every page (Flask-WTF uses what it finds in g).
+        signed = session.get(_SIGNED_TOKEN)
+        if signed and "csrf_token" in session:
+            g.csrf_token = signed
+
     @app.after_request
-    def add_security_headers(response: Response) -> Response:
-        cached = response.headers.get("Cache-Control") if request.endpoint == "static" else None
-        for name, value in SECURITY_HEADERS.items():
-            response.headers[name] = value
-        if cached:  # the style sheet may stay in the browser's cache for the session
-            response.headers["Cache-Control"] = cached
-            del response.headers["Pragma"]
+    def finish_response(response: Response) -> Response:
+        if session and g.get("csrf_token") and session.get(_SIGNED_TOKEN) != g.csrf_token:
+            session[_SIGNED_TOKEN] = g.csrf_token
         response.headers["Content-Language"] = current_language()
         remember_language(response)
         remember_visitor(response)
