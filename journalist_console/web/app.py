@@ -37,27 +37,31 @@ from journalist_console.accounts import ROLES
 from journalist_console.errors import ConsoleError, NotPermitted, Recused, UnknownReport
 from journalist_console.home import Home, HomeLock
 from journalist_console.labels import (
-    CATEGORY_LABELS,
     NOT_GIVEN,
     RELATION_LABELS,
     ROLE_LABELS,
-    STATUS_LABELS,
-    UNREADABLE,
+    STANDARD_TEXT_LABELS,
 )
 from journalist_console.reports import FileInfo
-from journalist_console.texts import Text
-from journalist_console.web import admin, exchange, reports, unlock
+from journalist_console.texts import with_numbers
+from journalist_console.web import admin, exchange, figures, reports, texts, unlock
 from journalist_console.web.state import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
     WebState,
     acting_admin,
+    category_label,
+    decimal,
     error_page,
     error_text,
     gettext,
+    keep_typed_for,
+    label,
+    mutex,
+    number,
     session_user,
     state,
-    translated,
+    status_label,
 )
 from keys.records import CATEGORIES, STATUSES
 
@@ -73,6 +77,11 @@ STATIC = TEMPLATES / "static"
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 LOOPBACK = "127.0.0.1"
 DEFAULT_IDLE_SECONDS = 15 * 60
+# The signed session cookie slides with every request and outlives the idle lock by far: the
+# server decides idleness (WebState.last_seen) and drops the keys; the cookie only has to still
+# carry the CSRF token when a form typed for longer than that arrives, so the guard can keep
+# what it holds (journalist_console/drafts.py) instead of refusing it.
+COOKIE_SECONDS = 12 * 60 * 60
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024 * 1024
 
 _FEATURES = (
@@ -166,7 +175,8 @@ def create_app(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_SECURE=False,  # plain HTTP on the loopback interface
-        PERMANENT_SESSION_LIFETIME=idle_seconds,
+        PERMANENT_SESSION_LIFETIME=max(COOKIE_SECONDS, idle_seconds),
+        SESSION_REFRESH_EACH_REQUEST=True,
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         TRUSTED_HOSTS=[LOOPBACK, "localhost"],
         WTF_CSRF_TIME_LIMIT=None,
@@ -186,11 +196,20 @@ def create_app(
     # "photo\u202egpj.exe" cannot pass for "photoexe.jpg".
     app.jinja_env.filters["visible"] = lambda value: render.safe(value, keep_newlines=False)
     app.jinja_env.globals["ROLES"] = ROLES
+    app.jinja_env.filters["number"] = number  # 10.000 in Indonesian, 10,000 in English
+    app.jinja_env.filters["decimal"] = decimal  # 12,5 in Indonesian, 12.5 in English
     app.before_request(_guard)
     app.after_request(_headers)
     app.context_processor(_template_values)
     _register_errors(app)
-    for blueprint in (unlock.blueprint, reports.blueprint, exchange.blueprint, admin.blueprint):
+    for blueprint in (
+        unlock.blueprint,
+        reports.blueprint,
+        exchange.blueprint,
+        admin.blueprint,
+        figures.blueprint,
+        texts.blueprint,
+    ):
         app.register_blueprint(blueprint)
     return app
 
@@ -201,15 +220,15 @@ def _install_gettext(app: Flask) -> None:
 
     def template_gettext(msgid: str, **values: object) -> str:
         text = str(get_translations().ugettext(msgid))
-        return text % values if values else text
+        return text % with_numbers(values, number) if values else text
 
     def template_pgettext(context: str, msgid: str, **values: object) -> str:
         text = str(get_translations().upgettext(context, msgid))
-        return text % values if values else text
+        return text % with_numbers(values, number) if values else text
 
-    def template_ngettext(singular: str, plural: str, number: int, **values: object) -> str:
-        text = str(get_translations().ungettext(singular, plural, number))
-        return text % {"num": number, **values}
+    def template_ngettext(singular: str, plural: str, count: int, **values: object) -> str:
+        text = str(get_translations().ungettext(singular, plural, count))
+        return text % with_numbers({"num": count, **values}, number)
 
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=template_gettext,
@@ -234,9 +253,20 @@ def _guard() -> Any:
         return None
     held = state()
     if held.session is not None and time.monotonic() - held.last_seen > held.idle_seconds:
-        held.lock_console()
+        mine = held.holds(cookie.get("unlock", ""))
+        with mutex(held):
+            # The keys are still in memory until now: what this browser's form carries is kept
+            # (encrypted in the database) before they go.
+            kept = mine and request.method == "POST" and keep_typed_for(held.session, request.form)
+            held.lock_console()
         flash(gettext("The console was locked after a period of inactivity."), "info")
+        if kept:
+            flash(unlock.kept_message(), "info")
+            return redirect(unlock.back_to_report(request.form))
     if not held.holds(cookie.get("unlock", "")):
+        carried = unlock.carried(request.form) if request.method == "POST" else None
+        if carried is not None:
+            return unlock.carry_page(carried)
         if request.method == "POST" and endpoint == "unlock.lock":
             return redirect(url_for("unlock.unlock"))
         return redirect(url_for("unlock.unlock", next=request.full_path.rstrip("?")))
@@ -250,22 +280,15 @@ def _headers(response: Response) -> Response:
     return response
 
 
-def _label(labels: dict[str, Text], name: str | None, missing: Text) -> str:
-    """A machine name's label in the page's language (the name itself if it has none)."""
-    if not name:
-        return translated(missing)
-    label = labels.get(name)
-    return name if label is None else translated(label)
-
-
 def _template_values() -> dict[str, Any]:
     me = session_user()
     return {
         "lang": g.get("lang", DEFAULT_LANGUAGE),
-        "status_label": lambda status: _label(STATUS_LABELS, status, UNREADABLE),
-        "category_label": lambda category: _label(CATEGORY_LABELS, category, UNREADABLE),
-        "relation_label": lambda relation: _label(RELATION_LABELS, relation, NOT_GIVEN),
-        "role_label": lambda role: _label(ROLE_LABELS, role, NOT_GIVEN),
+        "status_label": status_label,
+        "category_label": category_label,
+        "relation_label": lambda relation: label(RELATION_LABELS, relation, NOT_GIVEN),
+        "role_label": lambda role: label(ROLE_LABELS, role, NOT_GIVEN),
+        "standard_label": lambda name: label(STANDARD_TEXT_LABELS, name, NOT_GIVEN),
         "STATUSES": list(STATUSES),
         "RETENTION_MODES": list(settings.RETENTION_MODES),
         "CATEGORIES": list(CATEGORIES),
@@ -283,7 +306,18 @@ def _template_values() -> dict[str, Any]:
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:
-        return error_page(400, gettext("Bad request.") + f" ({exc.description})")
+        # The cookie that held the form's token is gone (the console was restarted, or the
+        # browser dropped it): a report page's text is carried into the unlock page.
+        carried = unlock.carried(request.form)
+        if carried is not None:
+            return unlock.carry_page(carried)
+        return error_page(
+            400,
+            gettext(
+                "This form has expired or did not come from this console's pages. Open the "
+                "page again and repeat what you did."
+            ),
+        )
 
     @app.errorhandler(SecurityError)
     def untrusted_host(exc: SecurityError) -> Any:
