@@ -118,7 +118,7 @@ def test_reply_and_status_reach_the_reporter(journey: dict) -> None:
     page = lookup_as(journey["deployment"], journey["codename"].upper().replace(" ", "-"))
     assert journey["regno"] in page
     assert "Mohon kirim salinan kontraknya." in page
-    assert "Dalam penyelidikan" in page  # investigating, in the default language
+    assert "Dalam pemeriksaan" in page  # investigating, in the default language
 
 
 def test_acknowledged_envelopes_are_gone_from_the_server(journey: dict) -> None:

@@ -169,9 +169,9 @@ def test_statuses_in_both_languages_and_unreadable_response(site: Site, tmp_path
     page = reporter.lookup()
     assert page.status == 200 and page_lang(page) == "id"
     assert "Perlu informasi tambahan" in page.text and "2026-03-01" in page.text
-    assert "Dalam penyelidikan" in page.text and "2026-03-09" in page.text
+    assert "Dalam pemeriksaan" in page.text and "2026-03-09" in page.text
     # The current status is the latest one.
-    assert "<strong>Dalam penyelidikan</strong>" in page.text
+    assert "<strong>Dalam pemeriksaan</strong>" in page.text
     assert_in_language(page, "id", "This reply could not be read.")
     assert "secret" not in page.text
     page_en = reporter.agent.get("/lookup?lang=en")
