@@ -189,6 +189,8 @@ def create_app(
     app.extensions["wbs_console"] = WebState(
         home=home, lock=held, idle_seconds=idle_seconds, default_user=default_user
     )
+    # The page language first: a refused CSRF token (checked next) is said in it too.
+    app.before_request(_set_language)
     CSRFProtect(app)
     Babel(app, locale_selector=lambda: g.get("lang", DEFAULT_LANGUAGE))
     _install_gettext(app)
@@ -243,9 +245,12 @@ def _language() -> str:
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def _set_language() -> None:
+    g.lang = _language()
+
+
 def _guard() -> Any:
     """Every page but unlocking needs this browser's unlocked session, used within the idle time."""
-    g.lang = _language()
     if request.routing_exception is not None:
         return None  # 404 / 405 / untrusted host: raised by dispatch, handled below
     endpoint = request.endpoint or ""

@@ -51,10 +51,11 @@ class WebDesk:
     def post(self, path: str, data: dict[str, Any], page: str | None = None, **kw: Any) -> Any:
         return self.client.post(path, data={"csrf_token": self.token(page or path), **data}, **kw)
 
-    def unlock(self, passphrase: str = PASSPHRASE, **carried: str) -> TestResponse:
+    def unlock(self, passphrase: str = PASSPHRASE, then: str = "", **carried: str) -> TestResponse:
+        """Unlock (and go on to `then`, as the unlock page's form does), carrying `carried`."""
         data = {"csrf_token": self.token("/unlock"), "passphrase": passphrase}
         data |= {f"carried_{name}": value for name, value in carried.items()}
-        return self.client.post("/unlock", data=data)
+        return self.client.post("/unlock", data=data, query_string={"next": then} if then else {})
 
     def text(self, path: str) -> str:
         return self.client.get(path).get_data(as_text=True)
