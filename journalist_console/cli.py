@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", cmd_serve, "the local web interface (127.0.0.1 only)")
     p.add_argument("--port", type=_port, default=8081)
     p.add_argument("--host", default="127.0.0.1", help="must be 127.0.0.1")
+    # Rehearsals and the browser tests lock sooner than the 15 minutes of a working day.
+    p.add_argument("--idle-seconds", type=_positive_int, help=argparse.SUPPRESS)
     p = add("audit", cmd_audit, "check or show the audit log")
     p.add_argument("audit_command", choices=["verify", "show"])
     p.add_argument("--limit", type=_positive_int, default=50)

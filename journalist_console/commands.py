@@ -177,7 +177,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.passphrase_file is not None:
         out("note: serve asks for the passphrase in the browser; --passphrase-file is ignored")
-    web.serve(Home(Path(args.home)), args.host, args.port, user=args.user)
+    idle = {} if args.idle_seconds is None else {"idle_seconds": args.idle_seconds}
+    web.serve(Home(Path(args.home)), args.host, args.port, user=args.user, **idle)
     return 0
 
 

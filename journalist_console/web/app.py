@@ -364,7 +364,13 @@ def _size_text(size: int | None) -> str:
     return f"{size / 1024 / 1024:.1f} MiB"
 
 
-def serve(home: Home, host: str, port: int, user: str | None = None) -> None:
+def serve(
+    home: Home,
+    host: str,
+    port: int,
+    user: str | None = None,
+    idle_seconds: int = DEFAULT_IDLE_SECONDS,
+) -> None:
     """Run the web console with waitress on the loopback interface only.
 
     `user` prefills the unlock page's name (default: the console's default investigator).
@@ -373,7 +379,7 @@ def serve(home: Home, host: str, port: int, user: str | None = None) -> None:
         raise ConsoleError("the console only listens on 127.0.0.1; refusing another address")
     import waitress
 
-    app = create_app(home, default_user=user)
+    app = create_app(home, idle_seconds=idle_seconds, default_user=user)
 
     def stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
