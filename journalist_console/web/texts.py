@@ -21,6 +21,7 @@ def _page(code: int = 200, error: str | None = None, typed: dict[str, str] | Non
     return render_template(
         "texts.html",
         texts=standard_texts.all_texts(current_session()),
+        max_chars=standard_texts.MAX_CHARS,
         error=error,
         typed=typed or {},
     ), code
