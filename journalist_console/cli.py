@@ -42,8 +42,10 @@ from journalist_console.commands import (
     cmd_unrecuse,
     cmd_user,
 )
+from journalist_console.desk_commands import cmd_respond, cmd_texts
 from journalist_console.errors import ConsoleError
 from journalist_console.settings import RETENTION_MODES
+from journalist_console.standard_texts import LANGUAGES, NAMES
 from journalist_console.terminal import err
 from keys.errors import CryptoFormatError, KeyFileError, WrongPassphrase
 from keys.records import CATEGORIES, STATUSES
@@ -115,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mine", action="store_true", help="only reports assigned to you")
     p.add_argument("--status", choices=list(STATUSES))
     p.add_argument("--category", choices=list(CATEGORIES))
+    shows = p.add_mutually_exclusive_group()
+    for show, text in (
+        ("open", "only reports without a final status"),
+        ("unanswered", "only reports whose first answer has not left in an export"),
+        ("overdue", "only reports unanswered past the due day"),
+    ):
+        shows.add_argument(f"--{show}", dest="show", action="store_const", const=show, help=text)
+    p.add_argument("--search", metavar="REGNO", help="a register number, or a part of one")
     p = add("show", cmd_show, "show a decrypted report")
     p.add_argument("regno", metavar="REGNO")
     p = add("reply", cmd_reply, "reply to the reporter (sent with the next export)")
@@ -124,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("regno", metavar="REGNO")
     p.add_argument("status", metavar="STATUS")
     p.add_argument("--note", metavar="TEXT", help="a note to the reporter with the status")
+    p = add("respond", cmd_respond, "a new status and/or a message to the reporter, in one step")
+    p.add_argument("regno", metavar="REGNO")
+    p.add_argument("--status", choices=list(STATUSES), help="the new status")
+    p.add_argument("--message", metavar="TEXT", help="sent as a reply, after --text if given")
+    p.add_argument("--text", choices=list(NAMES), help="start from this standard text")
     p = add("note", cmd_note, "add an internal note (never exported)")
     p.add_argument("regno", metavar="REGNO")
     p.add_argument("text", metavar="TEXT")
@@ -136,13 +151,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", cmd_serve, "the local web interface (127.0.0.1 only)")
     p.add_argument("--port", type=_port, default=8081)
     p.add_argument("--host", default="127.0.0.1", help="must be 127.0.0.1")
+    # Rehearsals and the browser tests lock sooner than the 15 minutes of a working day.
+    p.add_argument("--idle-seconds", type=_positive_int, help=argparse.SUPPRESS)
     p = add("audit", cmd_audit, "check or show the audit log")
     p.add_argument("audit_command", choices=["verify", "show"])
     p.add_argument("--limit", type=_positive_int, default=50)
-    p = add("stats", cmd_stats, "counts, medians and overdue reports")
+    p = add("stats", cmd_stats, "counts, medians, overdue reports and the 30-day figures")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--csv", action="store_true", help="the figures per month and category, as CSV")
+    p.add_argument("--out", metavar="FILE", help="write the CSV into FILE (else: print it)")
     p = add("config", cmd_config, "show or change settings")
     p.add_argument("--due-days", type=_positive_int)
+    p.add_argument(
+        "--warn-day",
+        type=_positive_int,
+        metavar="N",
+        help=f"mark unanswered reports from day N on (default {dates.DEFAULT_WARN_DAY})",
+    )
     p.add_argument("--author", metavar="NAME", help="the name replies are signed with")
     p.add_argument(
         "--retention-days",
@@ -182,6 +207,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file", metavar="FILE")
     p.add_argument("--out", required=True, metavar="DIR")
+
+    text = "the standard texts replies start from (administrators change them)"
+    texts = sub.add_parser("texts", help=text, description=text)
+    texts.set_defaults(handler=cmd_texts)
+    texts_sub = texts.add_subparsers(dest="texts_command", required=True, metavar="ACTION")
+    p = texts_sub.add_parser("list", parents=[common], help="every text in both languages")
+    p.add_argument("--json", action="store_true")
+    for action, text in (("set", "replace a text"), ("reset", "back to the built-in text")):
+        p = texts_sub.add_parser(action, parents=[common], help=text)
+        p.add_argument("name", choices=list(NAMES))
+        p.add_argument("language", choices=list(LANGUAGES))
+        if action == "set":
+            given = p.add_mutually_exclusive_group(required=True)
+            given.add_argument("--body", metavar="TEXT")
+            given.add_argument("--file", metavar="FILE", help="read the text from FILE")
 
     text = "investigators' accounts (add, remove, passphrase, list, edit)"
     users = sub.add_parser("user", help=text, description=text)

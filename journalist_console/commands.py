@@ -16,6 +16,7 @@ from pathlib import Path
 from journalist_console import (
     accounts,
     archive_reading,
+    compliance,
     exporter,
     files,
     importer,
@@ -26,6 +27,7 @@ from journalist_console import (
     settings,
     staff,
     statistics,
+    worklist,
 )
 from journalist_console.errors import ConsoleError
 from journalist_console.home import DEFAULT_USER, Home
@@ -69,6 +71,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     with unlocked(args) as session:
         confirm = confirm_server_key if (server_key is None and sys.stdin.isatty()) else None
         result = importer.import_bundle(session, Path(args.file), server_key, confirm)
+        arrived = worklist.arrivals(session, result.sequence)
     if result.pinned:
         out(f"Pinned the server key {result.pinned}; only this key is trusted from now on.")
     if result.already_imported:
@@ -80,6 +83,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         + (f", {result.held_entries} already held" if result.held_entries else "")
         + "."
     )
+    if arrived.new:
+        out(f"New reports: {', '.join(arrived.new)}")
+    if arrived.updated:
+        out(f"Something new on: {', '.join(arrived.updated)}")
     if result.gap:
         first, last = result.gap
         missing = str(first) if first == last else f"{first} to {last}"
@@ -91,7 +98,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     with unlocked(args) as session:
-        summaries = reports.queue(session, args.status, args.category, mine=args.mine)
+        summaries = worklist.queue(
+            session, args.status, args.category, args.mine, args.show, args.search
+        )
     if args.json:
         out(json.dumps([s.as_json() for s in summaries], indent=1))
     else:
@@ -168,7 +177,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.passphrase_file is not None:
         out("note: serve asks for the passphrase in the browser; --passphrase-file is ignored")
-    web.serve(Home(Path(args.home)), args.host, args.port, user=args.user)
+    idle = {} if args.idle_seconds is None else {"idle_seconds": args.idle_seconds}
+    web.serve(Home(Path(args.home)), args.host, args.port, user=args.user, **idle)
     return 0
 
 
@@ -194,10 +204,23 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     with unlocked(args) as session:
         stats = statistics.stats(session)
+        figures = compliance.figures(session)
+    if args.csv:
+        if args.out is None:
+            compliance.write_csv(sys.stdout, figures, category_label=render.category_label)
+        else:
+            with Path(args.out).open("x", encoding="utf-8", newline="") as handle:
+                compliance.write_csv(handle, figures, category_label=render.category_label)
+            out(f"Wrote the figures of {len(figures.rows)} months and categories to {args.out}.")
+        if figures.recused_left_out:
+            err(f"note: {figures.recused_left_out} report(s) you recused from are not counted")
+        return 0
     if args.json:
-        out(json.dumps(stats.__dict__, indent=1, sort_keys=True))
+        document = stats.__dict__ | {"compliance": render.compliance_json(figures)}
+        out(json.dumps(document, indent=1, sort_keys=True))
     else:
         out(render.stats_text(stats))
+        out(render.compliance_text(figures))
     return 0
 
 
@@ -210,11 +233,13 @@ def cmd_config(args: argparse.Namespace) -> int:
             retention_days=args.retention_days,
             retention_mode=args.retention_mode,
             archive_dir=args.archive_dir,
+            warn_day=args.warn_day,
         )
         conn = session.conn
         mode = render.retention_text(settings.retention_days(conn), settings.retention_mode(conn))
         pinned = settings.pinned_server_key(conn)
         out(f"due days: {settings.due_days(conn)}")
+        out(f"warning from day: {settings.warn_day(conn)}")
         out(f"reply author name: {settings.author_name(conn)}")
         out(f"retention: {mode}")
         out(f"archive folder: {settings.archive_folder(conn) or '(none)'}")

@@ -12,6 +12,9 @@ import datetime as dt
 
 DEFAULT_DUE_DAYS = 30
 MAX_DUE_DAYS = 366
+# From this day after receipt an unanswered report is marked in the queue (journalist_console/
+# deadlines.py): ten days before the 30th leave time to answer and carry the export.
+DEFAULT_WARN_DAY = 20
 # Retention of finished reports on the console (journalist_console/retention.py): removed this many
 # days after their last event (closing, or anything later); 0 keeps them forever.
 DEFAULT_RETENTION_DAYS = 365

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journalist_console import audit, dates, schema, settings
+from journalist_console import answers, audit, dates, schema, settings
 from journalist_console.errors import ExportRefused
 from journalist_console.home import Home
 from journalist_console.session import Session
@@ -115,6 +115,8 @@ def _write(session: Session, out: Path, sequence: int, created_day: str) -> tupl
 def _finish(session: Session, out: Path, sequence: int, counts: tuple[int, int]) -> None:
     with schema.transaction(session.conn):
         session.conn.execute("UPDATE exports SET state = 'written' WHERE sequence = ?", (sequence,))
+        # The day the bundle is written is the day the reporter's answers leave the console.
+        answers.record_export(session.conn, sequence, dates.today().isoformat())
         audit.append(
             session.conn,
             session.investigator,

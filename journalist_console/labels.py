@@ -37,5 +37,11 @@ ROLE_LABELS: dict[str, Text] = {
     "admin": Text("administrator"),
     "investigator": Text("investigator"),
 }
+STANDARD_TEXT_LABELS: dict[str, Text] = {
+    "acknowledgement": Text("Acknowledgement"),
+    "more_information": Text("Request for more information"),
+    "forwarded": Text("Forwarded"),
+    "closed": Text("Closed"),
+}
 UNREADABLE = Text("unreadable")  # a report whose category could not be read
 NOT_GIVEN = Text("(not given)")

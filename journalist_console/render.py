@@ -8,11 +8,15 @@ escapes, and bidirectional overrides are neutralised the same way. Only newline 
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 from journalist_console.accounts import Account, Recusal
+from journalist_console.compliance import FINALS, Compliance, Row
+from journalist_console.compliance import UNREADABLE as UNREADABLE_CATEGORY
 from journalist_console.labels import CATEGORY_LABELS, RELATION_LABELS, STATUS_LABELS
-from journalist_console.reports import FileInfo, ReportSummary, ReportView
+from journalist_console.reports import FileInfo, ReportView
 from journalist_console.statistics import Stats
+from journalist_console.worklist import ReportSummary
 from keys.records import STATUSES
 
 
@@ -41,13 +45,18 @@ def category_label(category: str | None) -> str:
 
 
 def due_text(summary: ReportSummary) -> str:
-    if summary.final:
-        return "done"
+    """Where the report stands with the 30-day rule (journalist_console/deadlines.py)."""
+    if summary.answered_day is not None:
+        return "answered late" if summary.answered_late else "answered"
+    if summary.days_left is None:
+        return "-"
     if summary.days_left < 0:
-        return f"OVERDUE {-summary.days_left}d"
-    if summary.days_left == 0:
-        return "due today"
-    return f"{summary.days_left}d left"
+        text = f"OVERDUE {-summary.days_left}d"
+    elif summary.days_left == 0:
+        text = "due today"
+    else:
+        text = f"{summary.days_left}d left" + (" !" if summary.warning else "")
+    return text + (" (not exported)" if summary.waiting_export else "")
 
 
 def report_list(summaries: list[ReportSummary]) -> str:
@@ -55,17 +64,18 @@ def report_list(summaries: list[ReportSummary]) -> str:
         return "No reports."
     header = (
         f"{'REGISTER NO.':<17} {'CATEGORY':<28} {'RECEIVED':<10} {'DUE':<10} "
-        f"{'DAYS':<12} {'STATUS':<13} UNREAD ASSIGNED TO"
+        f"{'FIRST ANSWER':<26} {'AGE':>4} {'STATUS':<13} UNREAD {'WHAT':<40} ASSIGNED TO"
     )
     lines = [header]
     for s in summaries:
         if s.recused:
             lines.append(f"{s.regno:<17} (recused: you declared a conflict of interest)")
             continue
+        age = "" if s.final else f"{s.age}d"
         lines.append(
             f"{s.regno:<17} {category_label(s.category)[:28]:<28} {s.received_day:<10} "
-            f"{s.due_day:<10} {due_text(s):<12} {s.status:<13} {s.unread or '':<6} "
-            f"{s.assignee or '-'}"
+            f"{s.due_day:<10} {due_text(s):<26} {age:>4} {s.status:<13} {s.unread or '':<6} "
+            f"{safe(s.what, False)[:40]:<40} {s.assignee or '-'}"
         )
     return "\n".join(lines)
 
@@ -97,8 +107,9 @@ def report_view(view: ReportView) -> str:
     s = view.summary
     lines = [
         f"{s.regno}   status: {status_label(s.status)} since {s.status_day}",
-        f"Received {s.received_day}, due {s.due_day} ({due_text(s)}); "
+        f"Received {s.received_day}, first answer due {s.due_day} ({due_text(s)}); "
         f"reporter: {safe(view.designation, False)}",
+        f"First answer written {view.first_response_day or '-'}, exported {s.answered_day or '-'}",
     ]
     if view.assignee:
         lines.append(
@@ -170,7 +181,8 @@ def stats_text(stats: Stats) -> str:
         return "n/a" if value is None else f"{value:g} days"
 
     lines = [
-        f"Reports: {stats.total}   overdue: {stats.overdue}   with unread entries: {stats.unread}",
+        f"Reports: {stats.total}   unanswered: {stats.unanswered} (from the warning day: "
+        f"{stats.warning}, overdue: {stats.overdue})   with unread entries: {stats.unread}",
         "By status:",
     ]
     lines.extend(f"  {status:<14} {stats.by_status.get(status, 0)}" for status in STATUSES)
@@ -180,7 +192,7 @@ def stats_text(stats: Stats) -> str:
             f"  {category_label(category if category != 'unreadable' else None):<34} {count}"
         )
     lines.append(f"Median days to acknowledge:      {days(stats.median_days_to_acknowledge)}")
-    lines.append(f"Median days to first response:   {days(stats.median_days_to_first_response)}")
+    lines.append(f"Median days to first answer:     {days(stats.median_days_to_first_response)}")
     lines.append(f"Median days to close:            {days(stats.median_days_to_close)}")
     lines.append(
         f"Waiting for export: {stats.pending_responses} responses, "
@@ -189,6 +201,58 @@ def stats_text(stats: Stats) -> str:
     if stats.recused_left_out:
         lines.append(f"Not counted: {stats.recused_left_out} report(s) you recused yourself from.")
     return "\n".join(lines)
+
+
+def compliance_text(figures: Compliance) -> str:
+    """The 30-day figures per month and category, as a table for the terminal."""
+    lines = [
+        f"The {figures.due_days}-day rule by month of receipt (answered = first answer exported):",
+        f"  {'MONTH':<8} {'CATEGORY':<28} {'RECEIVED':>8} {'ON TIME':>7} {'LATE':>5} "
+        f"{'OPEN Q':>6} {'MEDIAN':>6} {'FINAL':>5}  "
+        + " ".join(f"{status.upper():>9}" for status in FINALS),
+    ]
+    for row in [*figures.rows, figures.total]:
+        median = "-" if row.median_days is None else f"{row.median_days:g}"
+        month = row.month or "all"
+        category = (
+            ""
+            if not row.month
+            else category_label(None if row.category == UNREADABLE_CATEGORY else row.category)
+        )
+        lines.append(
+            f"  {month:<8} {category[:28]:<28} {row.received:>8} {row.answered_on_time:>7} "
+            f"{row.answered_late:>5} {row.unanswered:>6} {median:>6} {row.finished:>5}  "
+            + " ".join(f"{row.by_final_status[status]:>9}" for status in FINALS)
+        )
+    lines.append("  (OPEN Q: still unanswered; FINAL: with a final status)")
+    if figures.removed:
+        lines.append(f"  {figures.removed} of them were removed by retention; their counts stay.")
+    if figures.recused_left_out:
+        lines.append(f"  Not counted: {figures.recused_left_out} report(s) you recused from.")
+    return "\n".join(lines)
+
+
+def compliance_json(figures: Compliance) -> dict[str, Any]:
+    def row(r: Row) -> dict[str, Any]:
+        return {
+            "month": r.month,
+            "category": r.category,
+            "received": r.received,
+            "answered_on_time": r.answered_on_time,
+            "answered_late": r.answered_late,
+            "unanswered": r.unanswered,
+            "median_days": r.median_days,
+            "final": r.finished,
+            "by_final_status": r.by_final_status,
+        }
+
+    return {
+        "due_days": figures.due_days,
+        "rows": [row(r) for r in figures.rows],
+        "total": row(figures.total),
+        "removed": figures.removed,
+        "recused_left_out": figures.recused_left_out,
+    }
 
 
 def retention_text(days: int, mode: str) -> str:

@@ -1,4 +1,4 @@
-"""Reading reports: the queue, one report decrypted for reading, and the statistics.
+"""Reading reports: one report decrypted for reading, its files (the queue is worklist.py).
 
 Everything here is as the acting investigator may see it: a report they recused themselves from
 is refused (`resolve` raises Recused) and shows in their queue by register number only. Report
@@ -9,16 +9,15 @@ except `mark_viewed`, which records that the investigator opened the report (aud
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from journalist_console import accounts, audit, dates, schema, settings
+from journalist_console import accounts, audit, dates, schema
 from journalist_console.envelopes import open_document
 from journalist_console.errors import InvalidInput, UnknownReport, Unreadable
 from journalist_console.session import Session
 from journalist_console.texts import Text
+from journalist_console.worklist import ReportSummary, summary
 from keys.documents import (
     DocumentError,
     FollowupDocument,
@@ -26,33 +25,7 @@ from keys.documents import (
     ReportDocument,
     StatusDocument,
 )
-from keys.records import CATEGORIES, FINAL_STATUSES, STATUSES, normalize_regno
-
-
-@dataclass(frozen=True)
-class ReportSummary:
-    """One row of the queue."""
-
-    regno: str
-    category: str | None
-    received_day: str
-    due_day: str
-    days_left: int
-    overdue: bool
-    status: str
-    status_day: str
-    final: bool
-    unread: int
-    readable: bool
-    assignee: str | None = None
-    recused: bool = False  # the acting investigator recused themselves: show nothing else
-
-    def as_json(self) -> dict[str, Any]:
-        row = {name: value for name, value in dataclasses.asdict(self).items() if name != "final"}
-        if self.recused:
-            # Same keys, nothing but the register number: a recused investigator learns nothing.
-            row = {key: None for key in row} | {"regno": self.regno, "recused": True}
-        return row
+from keys.records import normalize_regno
 
 
 @dataclass(frozen=True)
@@ -144,85 +117,6 @@ def resolve_any(session: Session, regno_text: str) -> str:
     if row is None:
         raise UnknownReport(Text("No report %(regno)s is held by this console.", regno=regno))
     return regno
-
-
-# -- the queue ----------------------------------------------------------------------------------
-
-_SUMMARY_SQL = """
-    SELECT r.regno, r.category, r.received_day, r.status, r.status_day,
-           (SELECT count(*) FROM entries e WHERE e.regno = r.regno AND e.seen = 0) AS unread,
-           (SELECT count(*) FROM entries e
-             WHERE e.regno = r.regno AND e.kind = 'report' AND e.readable = 1) AS readable,
-           a.assignee AS assignee,
-           (SELECT c.day FROM recusals c WHERE c.regno = r.regno AND c.investigator = :me
-              AND c.lifted_day IS NULL) AS recused_day
-    FROM reports r LEFT JOIN assignments a ON a.regno = r.regno
-"""
-
-
-def _summary(row: Any, today: dt.date, due_days: int) -> ReportSummary:
-    recused = row["recused_day"] is not None
-    due = dates.due_day(dates.parse_day(row["received_day"]), due_days)
-    left = dates.days_left(due, today)
-    final = row["status"] in FINAL_STATUSES
-    return ReportSummary(
-        regno=row["regno"],
-        category=row["category"],
-        received_day=row["received_day"],
-        due_day=due.isoformat(),
-        days_left=left,
-        overdue=(not final) and left < 0,
-        status=row["status"],
-        status_day=row["status_day"],
-        final=final,
-        unread=int(row["unread"]),
-        readable=bool(row["readable"]),
-        assignee=None if recused else row["assignee"],
-        recused=recused,
-    )
-
-
-def queue(
-    session: Session, status: str | None = None, category: str | None = None, mine: bool = False
-) -> list[ReportSummary]:
-    """Reports by urgency: open ones by days left (most overdue first), then finished ones.
-
-    Reports the acting investigator recused themselves from come last, by register number,
-    with nothing but that number (and only when no filter is given: a filter would tell).
-    `mine`: only the reports assigned to the acting investigator.
-    """
-    if status and status not in STATUSES:
-        raise InvalidInput(f"unknown status {status!r}; valid: {', '.join(STATUSES)}")
-    if category and category not in CATEGORIES:
-        raise InvalidInput(f"unknown category {category!r}; valid: {', '.join(CATEGORIES)}")
-    today, due_days = dates.today(), settings.due_days(session.conn)
-    rows = session.conn.execute(_SUMMARY_SQL, {"me": session.investigator}).fetchall()
-    everything = [_summary(row, today, due_days) for row in rows]
-    summaries = [s for s in everything if not s.recused]
-    recused = sorted((s for s in everything if s.recused), key=lambda s: s.regno)
-    if status:
-        summaries = [s for s in summaries if s.status == status]
-    if category:
-        summaries = [s for s in summaries if s.category == category]
-    if mine:
-        summaries = [s for s in summaries if s.assignee == session.investigator]
-    open_ = sorted(
-        (s for s in summaries if not s.final), key=lambda s: (s.days_left, -s.unread, s.regno)
-    )
-    done = sorted(
-        (s for s in summaries if s.final), key=lambda s: (s.status_day, s.regno), reverse=True
-    )
-    hidden = [] if (status or category or mine) else recused
-    return open_ + done + hidden
-
-
-def summary(session: Session, regno: str) -> ReportSummary:
-    row = session.conn.execute(
-        _SUMMARY_SQL + " WHERE r.regno = :regno", {"me": session.investigator, "regno": regno}
-    ).fetchone()
-    if row is None:
-        raise UnknownReport(f"no report {regno} is held by this console")
-    return _summary(row, dates.today(), settings.due_days(session.conn))
 
 
 # -- files --------------------------------------------------------------------------------------

@@ -11,9 +11,20 @@ action or as it is after it. Notes never leave the console.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
-from journalist_console import accounts, audit, dates, reports, schema, settings
+from journalist_console import (
+    accounts,
+    answers,
+    audit,
+    dates,
+    drafts,
+    reports,
+    schema,
+    settings,
+    standard_texts,
+)
 from journalist_console.errors import ConsoleError, InvalidInput
 from journalist_console.session import Session
 from journalist_console.texts import Text, clean_text
@@ -68,6 +79,57 @@ def set_status(session: Session, regno_text: str, status: str, note: str = "") -
     return _write(session, regno, StatusDocument(status, text), {"status": status})
 
 
+@dataclass(frozen=True)
+class Responded:
+    regno: str
+    status: str | None  # the new status, if it changed
+    replied: bool
+
+
+def compose(standard: str, typed: str) -> str:
+    """A standard text first, then what the investigator typed after it."""
+    parts = [part.strip("\n") for part in (standard, typed) if part.strip()]
+    return "\n\n".join(parts)
+
+
+def respond(
+    session: Session,
+    regno_text: str,
+    status: str | None,
+    message: str,
+    standard: str | None = None,
+) -> Responded:
+    """The desk's one action: a new status and/or a message to the reporter (a standard text,
+    then what was typed). The message goes as a reply, beside the status change rather than as
+    its note: a reporter can delete a reply from their page, never a status note. Everything is
+    checked before anything is written; the message's draft is discarded once sent."""
+    regno = reports.resolve(session, regno_text)
+    current = reports.report_row(session.conn, regno)["status"]
+    if status and status not in STATUSES:
+        raise InvalidInput(
+            Text("Unknown status."), f"unknown status {status[:40]!r}; valid: {', '.join(STATUSES)}"
+        )
+    chosen = standard_texts.for_report(session, regno, standard) if standard else ""
+    text = compose(chosen, clean_text(message))
+    changed = status if status and status != current else None
+    if changed is None and not text.strip():
+        raise InvalidInput(
+            Text("Nothing to send: choose another status or write a message."),
+            "nothing to send: give another status or a message",
+        )
+    if len(text) > MAX_REPLY_CHARS:
+        raise InvalidInput(
+            Text("The reply is too long: at most %(n)s characters.", n=MAX_REPLY_CHARS),
+            f"the reply is {len(text)} characters long; the limit is {MAX_REPLY_CHARS}",
+        )
+    if changed is not None:
+        set_status(session, regno, changed)
+    if text.strip():
+        reply(session, regno, text)
+        drafts.discard(session, regno, "message")
+    return Responded(regno, changed, bool(text.strip()))
+
+
 def add_note(session: Session, regno_text: str, text: str) -> str:
     """Add an internal note (never exported); returns the canonical register number."""
     regno = reports.resolve(session, regno_text)
@@ -85,6 +147,7 @@ def add_note(session: Session, regno_text: str, text: str) -> str:
             (regno, dates.today().isoformat(), session.investigator, body),
         )
         audit.append(session.conn, session.investigator, "note_added", regno, {"chars": len(body)})
+    drafts.discard(session, regno, "note")
     return regno
 
 
@@ -108,6 +171,8 @@ def _write(
     """Seal the response, store its envelope, then record it (one transaction with its audit)."""
     status = document.status if isinstance(document, StatusDocument) else None
     author = document.author if isinstance(document, ReplyDocument) else reply_author(session)
+    note = document.note if isinstance(document, StatusDocument) else ""
+    to_reporter = answers.reaches_reporter(document.KIND, note)
     recipients = [_source_key(session, regno), *settings.recipients(session)]
     sealed = payload.seal_bytes({"kind": document.KIND}, document.to_bytes(), recipients)
     response_id = new_id()
@@ -128,8 +193,8 @@ def _write(
             ).fetchone()[0]
             conn.execute(
                 "INSERT INTO responses(response_id, position, regno, kind, day, status, "
-                "closes_report, author, export_seq, actor) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                "closes_report, author, export_seq, actor, to_reporter) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
                 (
                     response_id,
                     position,
@@ -140,13 +205,15 @@ def _write(
                     int(status in FINAL_STATUSES),
                     author,
                     session.investigator,
+                    int(to_reporter),
                 ),
             )
-            conn.execute(
-                "UPDATE reports SET first_response_day = ? "
-                "WHERE regno = ? AND first_response_day IS NULL",
-                (today, regno),
-            )
+            if to_reporter:
+                conn.execute(
+                    "UPDATE reports SET first_response_day = ? "
+                    "WHERE regno = ? AND first_response_day IS NULL",
+                    (today, regno),
+                )
             if status is not None:
                 conn.execute(
                     "UPDATE reports SET status = ?, status_day = ?, closed_day = ? WHERE regno = ?",

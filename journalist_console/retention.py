@@ -13,8 +13,10 @@ A run (administrators only; `retention [--dry-run]`, or the web page):
 1. plans: which reports are due, and how many more are past the limit but wait for an export;
 2. in archive mode writes and verifies one archive per report (journalist_console/archive.py);
    a report whose archive cannot be written stays on the console;
-3. one transaction deletes the reports' rows (entries, responses, notes, assignment, recusals,
-   the report, and the source when it has no report left) and appends ONE audit entry
+3. one transaction keeps each report's part of the compliance figures as counts without its
+   register number (compliance.fold), deletes the reports' rows (entries, responses, notes,
+   drafts, assignment, recusals, the report, and the source when it has no report left) and
+   appends ONE audit entry
    "retention" with the mode and the number of reports removed, nothing that names a report;
 4. after the commit, overwrites and unlinks the reports' envelopes in the store, and the response
    bundles in exports/ (the web interface's copies, which hold response envelopes too) written
@@ -36,7 +38,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from journalist_console import accounts, archive, audit, dates, exporter, schema, settings
+from journalist_console import (
+    accounts,
+    archive,
+    audit,
+    compliance,
+    dates,
+    exporter,
+    schema,
+    settings,
+)
 from journalist_console.archive_format import ArchiveError
 from journalist_console.errors import InvalidInput
 from journalist_console.session import Session
@@ -87,6 +98,7 @@ _DELETE_REPORT = (
     "DELETE FROM entries WHERE regno = ?",
     "DELETE FROM responses WHERE regno = ?",
     "DELETE FROM notes WHERE regno = ?",
+    "DELETE FROM drafts WHERE regno = ?",
     "DELETE FROM assignments WHERE regno = ?",
     "DELETE FROM recusals WHERE regno = ?",
     "DELETE FROM reports WHERE regno = ?",
@@ -271,6 +283,8 @@ def _delete(session: Session, regnos: list[str], detail: dict[str, Any]) -> list
             source = conn.execute(
                 "SELECT source_id FROM reports WHERE regno = ?", (regno,)
             ).fetchone()
+            # Its part of the compliance figures stays, as counts (see compliance.py).
+            compliance.fold(conn, regno)
             for statement in _DELETE_REPORT:
                 conn.execute(statement, (regno,))
             if source is not None:

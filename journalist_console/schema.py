@@ -24,7 +24,7 @@ import sqlcipher3
 
 from journalist_console.errors import ConsoleError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 KEY_BYTES = 32
 
 RETAINED_SCHEMA = """
@@ -36,6 +36,42 @@ CREATE TABLE IF NOT EXISTS retained (
     entry_id  TEXT PRIMARY KEY,
     sha256    TEXT NOT NULL,
     ack_seq   INTEGER
+);
+"""
+
+DESK_SCHEMA = """
+-- What the compliance figures keep of the reports retention removed (schema version 4): counts
+-- only, by month of receipt, cached category ('' when it was unreadable), the final status it had
+-- and the days from receipt to its first answer (NULL: never answered). Nothing names a report;
+-- the reports still held are counted from their own rows (journalist_console/compliance.py).
+CREATE TABLE compliance_removed (
+    month          TEXT NOT NULL,
+    category       TEXT NOT NULL,
+    final_status   TEXT NOT NULL,
+    response_days  INTEGER,
+    reports        INTEGER NOT NULL
+);
+-- What an investigator typed on a report page and has not sent yet: kept when the console locks
+-- under them (or they send another form of the page) and offered back on the report page.
+-- kind 'message' (to the reporter, with the status chosen beside it) or 'note' (internal).
+CREATE TABLE drafts (
+    regno         TEXT NOT NULL REFERENCES reports(regno),
+    investigator  TEXT NOT NULL REFERENCES users(name),
+    kind          TEXT NOT NULL CHECK (kind IN ('message', 'note')),
+    status        TEXT,
+    text          TEXT NOT NULL,
+    day           TEXT NOT NULL,
+    PRIMARY KEY (regno, investigator, kind)
+);
+-- The standard texts administrators keep for the report page (acknowledgement, more information,
+-- forwarded, closed), per reporter language; a text without a row is the built-in default.
+CREATE TABLE standard_texts (
+    name         TEXT NOT NULL,
+    language     TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    changed_day  TEXT NOT NULL,
+    changed_by   TEXT NOT NULL,
+    PRIMARY KEY (name, language)
 );
 """
 
@@ -96,7 +132,9 @@ CREATE TABLE sources (
     created_day  TEXT NOT NULL
 );
 -- category: cached from the decrypted report at import (NULL while the report is unreadable).
--- acknowledged_day: first viewed; first_response_day: first reply or status change;
+-- acknowledged_day: first viewed; first_response_day: the first response that reaches the
+-- reporter (a reply, or a status change with a note) was written; answered_day: it first left in
+-- a written export (the ministry's 30-day clock stops there: journalist_console/answers.py);
 -- closed_day: day of the final status (NULL while open).
 CREATE TABLE reports (
     regno               TEXT PRIMARY KEY,
@@ -107,7 +145,8 @@ CREATE TABLE reports (
     status_day          TEXT NOT NULL,
     acknowledged_day    TEXT,
     first_response_day  TEXT,
-    closed_day          TEXT
+    closed_day          TEXT,
+    answered_day        TEXT
 );
 CREATE INDEX reports_by_status ON reports(status);
 -- One row per envelope the server sent; the envelope is store/entries/<entry_id>.env.
@@ -133,6 +172,8 @@ CREATE INDEX entries_by_regno ON entries(regno);
 -- Replies and status changes written here; the envelope is store/responses/<response_id>.env,
 -- readable by the source and by every inspectorate key. export_seq: the console bundle carrying it.
 -- author: the display name the reporter sees; actor: the investigator account that wrote it.
+-- to_reporter: 1 when the reporter reads our words in it (a reply, a status change with a note),
+-- 0 for a bare status change (NULL only in a database from before version 4, until unlocked).
 CREATE TABLE responses (
     response_id    TEXT PRIMARY KEY,
     position       INTEGER NOT NULL UNIQUE,
@@ -143,7 +184,8 @@ CREATE TABLE responses (
     closes_report  INTEGER NOT NULL,
     author         TEXT NOT NULL,
     export_seq     INTEGER,
-    actor          TEXT
+    actor          TEXT,
+    to_reporter    INTEGER
 );
 CREATE INDEX responses_by_regno ON responses(regno);
 -- Internal notes: never exported.
@@ -184,6 +226,7 @@ CREATE TABLE audit (
 """
     + ACCOUNTS_SCHEMA
     + RETAINED_SCHEMA
+    + DESK_SCHEMA
 )
 
 
@@ -225,6 +268,9 @@ def connect(path: Path, key: bytes) -> Connection:
             version = get_setting(conn, "schema_version")
         if version == "2":
             _migrate_2_to_3(conn)
+            version = get_setting(conn, "schema_version")
+        if version == "3":
+            _migrate_3_to_4(conn)
             version = get_setting(conn, "schema_version")
         if version != str(SCHEMA_VERSION):
             raise DatabaseUnavailable(f"unsupported console database version {version!r}")
@@ -270,6 +316,21 @@ def _migrate_2_to_3(conn: Connection) -> None:
         for statement in _statements(RETAINED_SCHEMA):
             conn.execute(statement)
         set_setting(conn, "schema_version", "3")
+
+
+def _migrate_3_to_4(conn: Connection) -> None:
+    """The answer clock, compliance counters, drafts and standard texts.
+
+    Which earlier status changes carried a note is inside their envelopes, which this module
+    cannot open: `to_reporter` stays NULL here, and answers.settle fills it in (and the reports'
+    first response and answered days) at the first unlock, with the inspectorate's key.
+    """
+    with transaction(conn):
+        conn.execute("ALTER TABLE reports ADD COLUMN answered_day TEXT")
+        conn.execute("ALTER TABLE responses ADD COLUMN to_reporter INTEGER")
+        for statement in _statements(DESK_SCHEMA):
+            conn.execute(statement)
+        set_setting(conn, "schema_version", "4")
 
 
 def _statements(script: str) -> Iterator[str]:

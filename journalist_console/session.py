@@ -14,7 +14,7 @@ import shutil
 import threading
 from dataclasses import dataclass, field
 
-from journalist_console import accounts, schema
+from journalist_console import accounts, answers, schema
 from journalist_console.home import Home, HomeLock
 from journalist_console.vault import VaultSecrets, cleanup_boxes, unlock_vault
 from keys.disk import wipe_file
@@ -62,6 +62,9 @@ class Session:
         try:
             accounts.admit(conn, home, name)
             session.cleanup()
+            # A database migrated to version 4 learns which earlier responses answered the
+            # reporter, which only the inspectorate's key can tell (see answers.settle).
+            answers.settle(conn, home, vault.identity)
         except BaseException:
             session.close()
             raise

@@ -4,6 +4,7 @@ Read by everyone, changed by administrators only (`config`, `recipient`, the Ret
 change audited as `configured` or `recipient_added`:
 
     due_days               days from receipt to a report's due day (30)
+    warn_day               from this day after receipt an unanswered report is marked (20)
     author_name            the display name on replies of investigators who have none (Inspektorat)
     retention_days         days after a finished report's last event until retention removes it
                            (365; 0 keeps reports forever; see retention.py)
@@ -35,7 +36,19 @@ DEFAULT_AUTHOR = "Inspektorat"
 
 
 def due_days(conn: schema.Connection) -> int:
+    return _due_days(conn)
+
+
+def _due_days(conn: schema.Connection) -> int:
+    # configure() has a parameter of the same name: it reads the setting through this one.
     return int(schema.get_setting(conn, "due_days") or dates.DEFAULT_DUE_DAYS)
+
+
+def warn_day(conn: schema.Connection) -> int:
+    """The day after receipt from which an unanswered report is marked (journalist_console/
+    deadlines.py); never later than the due day itself."""
+    value = int(schema.get_setting(conn, "warn_day") or dates.DEFAULT_WARN_DAY)
+    return min(value, due_days(conn))
 
 
 def author_name(conn: schema.Connection) -> str:
@@ -103,10 +116,11 @@ def configure(
     retention_days: int | None = None,
     retention_mode: str | None = None,
     archive_dir: str | None = None,
+    warn_day: int | None = None,
 ) -> None:
     """Change the settings given (administrators only); nothing given changes nothing."""
     conn = session.conn
-    given = (due_days, author, retention_days, retention_mode, archive_dir)
+    given = (due_days, author, retention_days, retention_mode, archive_dir, warn_day)
     if any(value is not None for value in given):
         accounts.require_admin(conn, session.investigator, "change the console's settings")
     changes: dict[str, Any] = {}
@@ -114,6 +128,13 @@ def configure(
         if not 1 <= due_days <= dates.MAX_DUE_DAYS:
             raise InvalidInput(f"due days must be between 1 and {dates.MAX_DUE_DAYS}")
         changes["due_days"] = due_days
+    if warn_day is not None:
+        limit = due_days if due_days is not None else _due_days(conn)
+        if not 1 <= warn_day <= limit:
+            raise InvalidInput(
+                Text("The warning day must be between 1 and the due days (%(n)s).", n=limit)
+            )
+        changes["warn_day"] = warn_day
     if author is not None:
         author = clean_text(author).strip()
         if not author or len(author) > MAX_AUTHOR_CHARS or "\n" in author:

@@ -130,6 +130,7 @@ def remove_user(session: Session, name: str, confirm: Confirm = _nothing_to_conf
             )
         ]
         conn.execute("DELETE FROM assignments WHERE assignee = ?", (name,))
+        conn.execute("DELETE FROM drafts WHERE investigator = ?", (name,))  # nobody to offer to
         conn.execute(
             "UPDATE users SET removed_day = ?, removed_by = ? WHERE name = ?",
             (dates.today().isoformat(), me, name),
@@ -265,6 +266,8 @@ def recuse(session: Session, regno_text: str, reason: str = "") -> str:
             "INSERT INTO recusals(regno, investigator, day, reason) VALUES (?, ?, ?, ?)",
             (regno, me, dates.today().isoformat(), text),
         )
+        # What they typed on it is theirs no longer to send.
+        conn.execute("DELETE FROM drafts WHERE regno = ? AND investigator = ?", (regno, me))
         current = accounts.assignment(conn, regno)
         detail: dict[str, Any] = {"reason_given": bool(text)}
         if current is not None and current[0] == me:

@@ -22,10 +22,15 @@ class Text:
         self.msgid = msgid
         self.values = values
 
-    def render(self, gettext: Callable[[str], str]) -> str:
-        """The message in the language `gettext` translates into."""
+    def render(
+        self, gettext: Callable[[str], str], number: Callable[[int], str] | None = None
+    ) -> str:
+        """The message in the language `gettext` translates into; `number` writes whole
+        numbers the way that language groups digits (10.000 in Indonesian)."""
         template = gettext(self.msgid)
-        return template % self.values if self.values else template
+        if not self.values:
+            return template
+        return template % with_numbers(self.values, number)
 
     def __str__(self) -> str:
         return self.render(lambda msgid: msgid)
@@ -40,3 +45,15 @@ def clean_text(text: str) -> str:
     return "".join(
         ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
     )
+
+
+def with_numbers(
+    values: dict[str, object], number: Callable[[int], str] | None
+) -> dict[str, object]:
+    """The values with whole numbers written by `number` (unchanged without one)."""
+    if number is None:
+        return values
+    return {
+        name: number(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        for name, value in values.items()
+    }

@@ -32,13 +32,18 @@ def new_regno() -> str:
     return f"WBS-{body[:4]}-{body[4:]}-{_check_char(body)}"
 
 
+def compact_regno(text: str) -> str:
+    """What a person typed of a register number, whole or in part, without the "WBS" prefix,
+    spaces and dashes, misread O/I/L/U folded: what searches compare."""
+    compact = re.sub(r"[\s-]+", "", text.upper()).translate(_REGNO_FOLD)
+    return compact[3:] if compact.startswith("WBS") else compact
+
+
 def normalize_regno(text: str) -> str | None:
     """Accept what a person types (any case, spaces, misread O/I/L); None when invalid."""
     if len(text) > 40:
         return None
-    compact = re.sub(r"[\s-]+", "", text.upper()).translate(_REGNO_FOLD)
-    if compact.startswith("WBS"):
-        compact = compact[3:]
+    compact = compact_regno(text)
     if len(compact) != 9 or any(char not in REGNO_ALPHABET for char in compact):
         return None
     body, check = compact[:8], compact[8]

@@ -408,6 +408,13 @@ def test_recusal_keeps_the_investigator_out_of_that_report_only(team: Team) -> N
         "readable": None,
         "assignee": None,
         "recused": True,
+        "answered_day": None,
+        "answered_late": None,
+        "waiting_export": None,
+        "warning": None,
+        "age": None,
+        "what": None,
+        "draft": None,
     }
     assert [
         r["regno"] for r in json.loads(team.ok("citra", "list", "--json", "--status", "received"))
@@ -506,9 +513,19 @@ def test_a_console_from_before_accounts_is_migrated(team: Team) -> None:
     conn = team.db()  # make it a schema-1 database, as the previous release wrote it
     try:
         with schema.transaction(conn):
-            for table in ("recusals", "assignments", "users", "retained"):
+            for table in (
+                "drafts",
+                "standard_texts",
+                "compliance_removed",
+                "recusals",
+                "assignments",
+                "users",
+                "retained",
+            ):
                 conn.execute(f"DROP TABLE {table}")
             conn.execute("ALTER TABLE responses DROP COLUMN actor")
+            conn.execute("ALTER TABLE responses DROP COLUMN to_reporter")
+            conn.execute("ALTER TABLE reports DROP COLUMN answered_day")
             conn.execute("UPDATE settings SET value = '1' WHERE name = 'schema_version'")
     finally:
         conn.close()
@@ -595,19 +612,13 @@ def test_web_actions_are_attributed_and_the_queue_has_mine(desk: Desk) -> None:
     desk.login(budi, "budi")
     page = f"/report/{desk.regno}"
     assert desk.post(budi, f"{page}/assign", {"assignee": "budi"}, page).status_code == 302
-    assert (
-        desk.post(budi, f"{page}/reply", {"message": "Kami tindak lanjuti."}, page).status_code
-        == 302
-    )
-    assert (
-        desk.post(budi, f"{page}/status", {"status": "verifying", "note": ""}, page).status_code
-        == 302
-    )
+    said = {"status": "verifying", "message": "Kami tindak lanjuti."}
+    assert desk.post(budi, f"{page}/respond", said, page).status_code == 302
     shown = budi.get(page).get_data(as_text=True)
     assert re.search(r'id="assignee">budi', shown)
     assert "Inspektorat — Balasan oleh budi" in shown and "oleh budi" in shown
     queue = budi.get("/?mine=1").get_data(as_text=True)
-    assert desk.regno in queue and queue.count('class="regno"') == 1
+    assert desk.regno in queue and queue.count('" class="regno"') == 1
     assert '<td class="assignee">budi</td>' in budi.get("/").get_data(as_text=True)
     citra = desk.client()
     desk.login(citra, "citra")
@@ -638,8 +649,9 @@ def test_a_recused_investigator_cannot_open_the_report_in_the_web(desk: Desk) ->
     assert citra.get(files[0]).status_code == 403
     token = desk.token(citra, "/")
     for action, data in (
-        ("reply", {"message": "x"}),
-        ("status", {"status": "closed"}),
+        ("respond", {"message": "x"}),
+        ("respond", {"status": "closed"}),
+        ("draft/discard", {"kind": "message"}),
         ("note", {"text": "x"}),
         ("assign", {"assignee": "citra"}),
     ):

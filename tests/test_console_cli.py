@@ -501,10 +501,16 @@ def test_status_changes_record_first_response_and_close(
     stats = json.loads(out)
     assert stats["by_status"] == {"closed": 1}
     assert stats["median_days_to_acknowledge"] == 4
-    assert stats["median_days_to_first_response"] == 4
+    # The bare status change answered nothing; the note with "closed" does once exported.
+    assert stats["median_days_to_first_response"] is None
     assert stats["median_days_to_close"] == 20
     code, out, _err = env.run("show", regno)
     assert "Terbukti, sudah ditindak." in out and "waiting for export" in out
+    assert "First answer written 2025-01-30, exported -" in out
+    monkeypatch.setattr(dates, "today", lambda: dt.date(2025, 2, 1))
+    assert env.run("export", "--out", env.tmp / "out.bundle")[0] == 0
+    stats = json.loads(env.run("stats", "--json")[1])
+    assert stats["median_days_to_first_response"] == 22  # exported on day 22
 
 
 def test_stats_counts_overdue_and_categories(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -515,7 +521,7 @@ def test_stats_counts_overdue_and_categories(env: Env, monkeypatch: pytest.Monke
     monkeypatch.setattr(dates, "today", lambda: dt.date(2025, 3, 5))
     code, out, err = env.run("stats")
     assert code == 0, err
-    assert "Reports: 3   overdue: 2" in out
+    assert "Reports: 3   unanswered: 3 (from the warning day: 0, overdue: 2)" in out
     assert "Bribery / gratification" in out and "Extortion" in out
     assert "Median days to close:            n/a" in out
 

@@ -696,7 +696,7 @@ def test_web_an_administrator_previews_and_runs_retention(
 
     response = web.post("/retention/settings", {"retention_days": "12"})
     assert response.status_code == 400
-    assert "Retention days must be 0 (keep forever) or between 30 and 3650." in response.get_data(
+    assert "Retention days must be 0 (keep forever) or between 30 and 3,650." in response.get_data(
         as_text=True
     )
     response = web.post("/retention/settings", {"retention_days": "30", "retention_mode": "delete"})

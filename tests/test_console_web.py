@@ -193,8 +193,9 @@ def test_pages_have_no_javascript_and_no_external_resources(web: Web) -> None:
 
 def test_post_without_csrf_token_is_refused(web: Web) -> None:
     web.unlock()
-    response = web.client.post(f"/report/{web.late}/reply", data={"message": "tanpa token"})
+    response = web.client.post(f"/report/{web.late}/respond", data={"message": "tanpa token"})
     assert response.status_code == 400
+    assert "Formulir ini sudah kedaluwarsa" in response.get_data(as_text=True)  # no English
     page = web.client.get(f"/report/{web.late}").get_data(as_text=True)
     assert "tanpa token" not in page
 
@@ -252,26 +253,27 @@ def test_report_page_shows_the_decrypted_report_escaped_and_marks_it_read(web: W
 def test_reply_status_and_note_through_the_page(web: Web) -> None:
     web.unlock()
     page = f"/report/{web.late}"
-    response = web.post(f"{page}/reply", {"message": "Mohon lampirkan bukti transfer."}, page)
+    message = {"message": "Mohon lampirkan bukti transfer.", "status": "received"}
+    response = web.post(f"{page}/respond", message, page)
     assert response.status_code == 302
     shown = web.client.get(page).get_data(as_text=True)
     assert "Mohon lampirkan bukti transfer." in shown and "menunggu ekspor" in shown
-    response = web.post(f"{page}/status", {"status": "investigating", "note": "Ditangani."}, page)
+    response = web.post(f"{page}/respond", {"status": "investigating", "message": ""}, page)
     assert response.status_code == 302
     response = web.post(f"{page}/note", {"text": "Hubungi unit audit."}, page)
     assert response.status_code == 302
     shown = web.client.get(page).get_data(as_text=True)
-    assert "Dalam pemeriksaan" in shown and "Ditangani." in shown
+    assert 'class="status status-investigating">Dalam pemeriksaan' in shown
     assert "Hubungi unit audit." in shown
 
 
 @pytest.mark.parametrize(
     ("action", "data", "message"),
     [
-        ("reply", {"message": "   "}, "Balasan kosong."),
-        ("reply", {"message": "x" * 10_001}, "paling banyak 10000 karakter"),
-        ("status", {"status": "archived", "note": ""}, "Status tidak dikenal."),
-        ("status", {"status": "closed", "note": "n" * 2001}, "paling banyak 2000 karakter"),
+        ("respond", {"message": "   ", "status": "received"}, "Tidak ada yang dikirim"),
+        ("respond", {"message": "x" * 10_001}, "paling banyak 10.000 karakter"),
+        ("respond", {"status": "archived", "message": ""}, "Status tidak dikenal."),
+        ("respond", {"standard": "", "then": "insert"}, "Pilih teks baku dulu."),
         ("note", {"text": ""}, "Catatan kosong."),
         ("save", {"folder": "relative/path"}, "jalur lengkap"),
         ("save", {"folder": "/nonexistent/folder"}, "Folder tujuan tidak ada."),
@@ -417,8 +419,8 @@ def test_import_upload_of_a_tampered_bundle_is_refused(web: Web) -> None:
 def test_export_button_writes_a_downloadable_bundle(web: Web) -> None:
     web.unlock()
     page = f"/report/{web.late}"
-    web.post(f"{page}/reply", {"message": "Terima kasih atas laporannya."}, page)
-    web.post(f"{page}/status", {"status": "closed", "note": ""}, page)
+    said = {"message": "Terima kasih atas laporannya.", "status": "closed"}
+    assert web.post(f"{page}/respond", said, page).status_code == 302
     response = web.post("/export", {})
     assert response.status_code == 302
     export_page = web.client.get("/export").get_data(as_text=True)
@@ -431,10 +433,10 @@ def test_export_button_writes_a_downloadable_bundle(web: Web) -> None:
     saved.write_bytes(download.data)
     verified = read_console_bundle(saved, web.home / "console.pub", web.tmp / "stage")
     responses = verified.manifest["responses"]
-    assert [r["kind"] for r in responses] == ["reply", "status"]
-    assert responses[1]["closes_report"] is True
+    assert [r["kind"] for r in responses] == ["status", "reply"]
+    assert responses[0]["closes_report"] is True
     source = web.server.reports[web.late].source
-    meta, document = open_response(verified.items[responses[0]["item"]], source.private_key)
+    meta, document = open_response(verified.items[responses[1]["item"]], source.private_key)
     assert document["message"] == "Terima kasih atas laporannya."
     assert web.client.get("/export/file/..%2Fconsole.db").status_code == 404
     empty = web.post("/export", {})

@@ -37,27 +37,31 @@ from journalist_console.accounts import ROLES
 from journalist_console.errors import ConsoleError, NotPermitted, Recused, UnknownReport
 from journalist_console.home import Home, HomeLock
 from journalist_console.labels import (
-    CATEGORY_LABELS,
     NOT_GIVEN,
     RELATION_LABELS,
     ROLE_LABELS,
-    STATUS_LABELS,
-    UNREADABLE,
+    STANDARD_TEXT_LABELS,
 )
 from journalist_console.reports import FileInfo
-from journalist_console.texts import Text
-from journalist_console.web import admin, exchange, reports, unlock
+from journalist_console.texts import with_numbers
+from journalist_console.web import admin, exchange, figures, reports, texts, unlock
 from journalist_console.web.state import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
     WebState,
     acting_admin,
+    category_label,
+    decimal,
     error_page,
     error_text,
     gettext,
+    keep_typed_for,
+    label,
+    mutex,
+    number,
     session_user,
     state,
-    translated,
+    status_label,
 )
 from keys.records import CATEGORIES, STATUSES
 
@@ -73,6 +77,11 @@ STATIC = TEMPLATES / "static"
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 LOOPBACK = "127.0.0.1"
 DEFAULT_IDLE_SECONDS = 15 * 60
+# The signed session cookie slides with every request and outlives the idle lock by far: the
+# server decides idleness (WebState.last_seen) and drops the keys; the cookie only has to still
+# carry the CSRF token when a form typed for longer than that arrives, so the guard can keep
+# what it holds (journalist_console/drafts.py) instead of refusing it.
+COOKIE_SECONDS = 12 * 60 * 60
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024 * 1024
 
 _FEATURES = (
@@ -166,7 +175,8 @@ def create_app(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_SECURE=False,  # plain HTTP on the loopback interface
-        PERMANENT_SESSION_LIFETIME=idle_seconds,
+        PERMANENT_SESSION_LIFETIME=max(COOKIE_SECONDS, idle_seconds),
+        SESSION_REFRESH_EACH_REQUEST=True,
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         TRUSTED_HOSTS=[LOOPBACK, "localhost"],
         WTF_CSRF_TIME_LIMIT=None,
@@ -179,6 +189,8 @@ def create_app(
     app.extensions["wbs_console"] = WebState(
         home=home, lock=held, idle_seconds=idle_seconds, default_user=default_user
     )
+    # The page language first: a refused CSRF token (checked next) is said in it too.
+    app.before_request(_set_language)
     CSRFProtect(app)
     Babel(app, locale_selector=lambda: g.get("lang", DEFAULT_LANGUAGE))
     _install_gettext(app)
@@ -186,11 +198,20 @@ def create_app(
     # "photo\u202egpj.exe" cannot pass for "photoexe.jpg".
     app.jinja_env.filters["visible"] = lambda value: render.safe(value, keep_newlines=False)
     app.jinja_env.globals["ROLES"] = ROLES
+    app.jinja_env.filters["number"] = number  # 10.000 in Indonesian, 10,000 in English
+    app.jinja_env.filters["decimal"] = decimal  # 12,5 in Indonesian, 12.5 in English
     app.before_request(_guard)
     app.after_request(_headers)
     app.context_processor(_template_values)
     _register_errors(app)
-    for blueprint in (unlock.blueprint, reports.blueprint, exchange.blueprint, admin.blueprint):
+    for blueprint in (
+        unlock.blueprint,
+        reports.blueprint,
+        exchange.blueprint,
+        admin.blueprint,
+        figures.blueprint,
+        texts.blueprint,
+    ):
         app.register_blueprint(blueprint)
     return app
 
@@ -201,15 +222,15 @@ def _install_gettext(app: Flask) -> None:
 
     def template_gettext(msgid: str, **values: object) -> str:
         text = str(get_translations().ugettext(msgid))
-        return text % values if values else text
+        return text % with_numbers(values, number) if values else text
 
     def template_pgettext(context: str, msgid: str, **values: object) -> str:
         text = str(get_translations().upgettext(context, msgid))
-        return text % values if values else text
+        return text % with_numbers(values, number) if values else text
 
-    def template_ngettext(singular: str, plural: str, number: int, **values: object) -> str:
-        text = str(get_translations().ungettext(singular, plural, number))
-        return text % {"num": number, **values}
+    def template_ngettext(singular: str, plural: str, count: int, **values: object) -> str:
+        text = str(get_translations().ungettext(singular, plural, count))
+        return text % with_numbers({"num": count, **values}, number)
 
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=template_gettext,
@@ -224,9 +245,12 @@ def _language() -> str:
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def _set_language() -> None:
+    g.lang = _language()
+
+
 def _guard() -> Any:
     """Every page but unlocking needs this browser's unlocked session, used within the idle time."""
-    g.lang = _language()
     if request.routing_exception is not None:
         return None  # 404 / 405 / untrusted host: raised by dispatch, handled below
     endpoint = request.endpoint or ""
@@ -234,9 +258,20 @@ def _guard() -> Any:
         return None
     held = state()
     if held.session is not None and time.monotonic() - held.last_seen > held.idle_seconds:
-        held.lock_console()
+        mine = held.holds(cookie.get("unlock", ""))
+        with mutex(held):
+            # The keys are still in memory until now: what this browser's form carries is kept
+            # (encrypted in the database) before they go.
+            kept = mine and request.method == "POST" and keep_typed_for(held.session, request.form)
+            held.lock_console()
         flash(gettext("The console was locked after a period of inactivity."), "info")
+        if kept:
+            flash(unlock.kept_message(), "info")
+            return redirect(unlock.back_to_report(request.form))
     if not held.holds(cookie.get("unlock", "")):
+        carried = unlock.carried(request.form) if request.method == "POST" else None
+        if carried is not None:
+            return unlock.carry_page(carried)
         if request.method == "POST" and endpoint == "unlock.lock":
             return redirect(url_for("unlock.unlock"))
         return redirect(url_for("unlock.unlock", next=request.full_path.rstrip("?")))
@@ -250,22 +285,15 @@ def _headers(response: Response) -> Response:
     return response
 
 
-def _label(labels: dict[str, Text], name: str | None, missing: Text) -> str:
-    """A machine name's label in the page's language (the name itself if it has none)."""
-    if not name:
-        return translated(missing)
-    label = labels.get(name)
-    return name if label is None else translated(label)
-
-
 def _template_values() -> dict[str, Any]:
     me = session_user()
     return {
         "lang": g.get("lang", DEFAULT_LANGUAGE),
-        "status_label": lambda status: _label(STATUS_LABELS, status, UNREADABLE),
-        "category_label": lambda category: _label(CATEGORY_LABELS, category, UNREADABLE),
-        "relation_label": lambda relation: _label(RELATION_LABELS, relation, NOT_GIVEN),
-        "role_label": lambda role: _label(ROLE_LABELS, role, NOT_GIVEN),
+        "status_label": status_label,
+        "category_label": category_label,
+        "relation_label": lambda relation: label(RELATION_LABELS, relation, NOT_GIVEN),
+        "role_label": lambda role: label(ROLE_LABELS, role, NOT_GIVEN),
+        "standard_label": lambda name: label(STANDARD_TEXT_LABELS, name, NOT_GIVEN),
         "STATUSES": list(STATUSES),
         "RETENTION_MODES": list(settings.RETENTION_MODES),
         "CATEGORIES": list(CATEGORIES),
@@ -283,7 +311,18 @@ def _template_values() -> dict[str, Any]:
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:
-        return error_page(400, gettext("Bad request.") + f" ({exc.description})")
+        # The cookie that held the form's token is gone (the console was restarted, or the
+        # browser dropped it): a report page's text is carried into the unlock page.
+        carried = unlock.carried(request.form)
+        if carried is not None:
+            return unlock.carry_page(carried)
+        return error_page(
+            400,
+            gettext(
+                "This form has expired or did not come from this console's pages. Open the "
+                "page again and repeat what you did."
+            ),
+        )
 
     @app.errorhandler(SecurityError)
     def untrusted_host(exc: SecurityError) -> Any:
@@ -325,7 +364,13 @@ def _size_text(size: int | None) -> str:
     return f"{size / 1024 / 1024:.1f} MiB"
 
 
-def serve(home: Home, host: str, port: int, user: str | None = None) -> None:
+def serve(
+    home: Home,
+    host: str,
+    port: int,
+    user: str | None = None,
+    idle_seconds: int = DEFAULT_IDLE_SECONDS,
+) -> None:
     """Run the web console with waitress on the loopback interface only.
 
     `user` prefills the unlock page's name (default: the console's default investigator).
@@ -334,7 +379,7 @@ def serve(home: Home, host: str, port: int, user: str | None = None) -> None:
         raise ConsoleError("the console only listens on 127.0.0.1; refusing another address")
     import waitress
 
-    app = create_app(home, default_user=user)
+    app = create_app(home, idle_seconds=idle_seconds, default_user=user)
 
     def stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 
-from journalist_console import exporter, importer, settings, statistics
+from journalist_console import exporter, importer, settings, statistics, worklist
 from journalist_console.errors import ConsoleError, ImportRefused
 from journalist_console.web.state import current_session, error_text, gettext, serialised, state
 from keys.keyfiles import PublicKey
@@ -26,11 +26,15 @@ _TOKEN = re.compile(r"^[0-9a-f]{32}\Z")
 def _import_page(error: str | None = None, code: int = 200) -> Any:
     session = current_session()
     pinned = settings.pinned_server_key(session.conn)
+    chosen = request.args.get("bundle", "")  # after an import: links to what it brought
+    sequence = int(chosen) if chosen.isdigit() and len(chosen) < 10 else None
     return render_template(
         "import.html",
         imports=importer.recent_imports(session),
         pinned=pinned.fingerprint if pinned else None,
         error=error,
+        bundle=sequence,
+        arrivals=None if sequence is None else worklist.arrivals(session, sequence),
     ), code
 
 
@@ -74,8 +78,7 @@ def import_upload() -> Any:
     finally:
         if token not in held.uploads:
             path.unlink(missing_ok=True)
-    _flash_import(result)
-    return redirect(url_for("exchange.import_page"))
+    return _imported(result)
 
 
 @blueprint.post("/import/confirm")
@@ -96,8 +99,15 @@ def import_confirm() -> Any:
         return _refused(exc)
     finally:
         path.unlink(missing_ok=True)
+    return _imported(result)
+
+
+def _imported(result: importer.ImportResult) -> Any:
+    """Say what the import did, then show the import page with links to what it brought."""
     _flash_import(result)
-    return redirect(url_for("exchange.import_page"))
+    if result.already_imported or not result.new_entries:
+        return redirect(url_for("exchange.import_page"))
+    return redirect(url_for("exchange.import_page", bundle=result.sequence))
 
 
 def _flash_import(result: importer.ImportResult) -> None:

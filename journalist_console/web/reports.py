@@ -1,4 +1,4 @@
-"""Pages of reports: the queue, a report and its forms, file downloads, statistics, the audit log.
+"""Pages of reports: the queue, a report and its forms, file downloads, the audit log.
 
 Files are never rendered: a download is an attachment of type application/octet-stream, and
 JPEG/PNG also get a metadata-free download. A refused form comes back as the report page with the
@@ -16,26 +16,27 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 
 from journalist_console import (
     accounts,
-    dates,
+    drafts,
     files,
     metastrip,
     reports,
     responses,
-    retention,
     staff,
+    standard_texts,
     statistics,
+    worklist,
 )
 from journalist_console.errors import ConsoleError
 from journalist_console.session import Session
 from journalist_console.texts import Text
 from journalist_console.web.state import (
-    acting_admin,
     current_session,
     error_text,
     gettext,
+    keep_typed,
     serialised,
 )
-from keys.records import CATEGORIES, STATUSES
+from keys.records import CATEGORIES, STATUSES, normalize_regno
 
 blueprint = Blueprint("reports", __name__)
 MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
@@ -47,26 +48,67 @@ _ENTRY = re.compile(r"^[0-9a-f]{32}\Z")
 def queue() -> Any:
     status = request.args.get("status") or None
     category = request.args.get("category") or None
+    show = request.args.get("show") or None
+    search = request.args.get("q", "").strip()[:40] or None
     mine = request.args.get("mine") == "1"
     if status is not None and status not in STATUSES:
         abort(400, f"unknown status {status[:40]!r}")
     if category is not None and category not in CATEGORIES:
         abort(400, f"unknown category {category[:40]!r}")
-    listed = reports.queue(current_session(), status, category, mine=mine)
+    if show is not None and show not in worklist.SHOWS:
+        abort(400, f"unknown filter {show[:40]!r}")
+    session = current_session()
+    listed = worklist.queue(session, status, category, mine, show, search)
+    exact = normalize_regno(search or "")
+    if exact is not None and [s.regno for s in listed] == [exact]:
+        return redirect(url_for("reports.report", regno=exact))  # typed a whole register number
+    everything = worklist.queue(session, what=False)
+    counts = {key: sum(1 for s in everything if worklist.shown(s, key)) for key in worklist.SHOWS}
     return render_template(
-        "queue.html", reports=listed, status=status, category=category, mine=mine
+        "queue.html",
+        reports=listed,
+        status=status,
+        category=category,
+        mine=mine,
+        show=show,
+        search=search,
+        counts=counts,
+        drafts=drafts.waiting(session),
     )
 
 
 def _report_page(regno: str, code: int = 200, error: str | None = None, **form: Any) -> Any:
     session = current_session()
+    view = reports.view(session, regno)
     return render_template(
         "report.html",
-        view=reports.view(session, regno),
+        view=view,
         form=form,
         error=error,
         investigators=accounts.active_names(session.conn),
+        desk=_desk(session, view, form),
+        desk_form="desk",  # the header's Lock button sends this form: what is typed is kept
     ), code
+
+
+def _desk(session: Session, view: reports.ReportView, form: dict[str, Any]) -> dict[str, Any]:
+    """What the Respond card shows: what was typed (the form sent back, else a kept draft),
+    the standard texts in the reporter's language, and what waits for export."""
+    kept = drafts.of_report(session, view.summary.regno)
+    message, note = kept.get("message"), kept.get("note")
+    language = view.fields.language if view.fields is not None else ""
+    return {
+        "message": form.get("message", message.text if message else ""),
+        "status": form.get("status")
+        or (message.status if message else None)
+        or view.summary.status,
+        "note": form.get("note", note.text if note else ""),
+        "kept": message.day if message and "message" not in form else None,
+        "kept_note": note.day if note and "note" not in form else None,
+        "show": form.get("show", request.args.get("show", "")),
+        "standard": standard_texts.for_language(session, language),
+        "pending": statistics.pending(session)[0],
+    }
 
 
 @blueprint.get("/report/<regno>")
@@ -94,28 +136,70 @@ def _act(regno: str, action: Callable[[Session, str], str], **keep: str) -> Any:
     return redirect(url_for("reports.report", regno=canonical))
 
 
-@blueprint.post("/report/<regno>/reply")
+@blueprint.post("/report/<regno>/respond")
 @serialised
-def reply(regno: str) -> Any:
-    message = request.form.get("message", "")
+def respond(regno: str) -> Any:
+    """The Respond card: a status and a message to the reporter, saved for the next export;
+    then the same report again, or the next one in the queue the investigator came from."""
+    session = current_session()
+    canonical = reports.resolve(session, regno)
+    form = request.form
+    typed = {
+        "message": form.get("message", ""),
+        "status": form.get("status", ""),
+        "note": form.get("text", ""),
+        "show": form.get("show", ""),
+    }
+    standard = form.get("standard") or None
+    if form.get("then") == "insert":
+        # Without JavaScript, a standard text reaches the box by a round trip: shown, not saved.
+        if standard not in standard_texts.NAMES:
+            error = gettext("Choose a standard text first.")
+            return _report_page(canonical, 400, error=error, **typed)
+        start = standard_texts.for_report(session, canonical, standard)
+        typed["message"] = responses.compose(start, typed["message"])
+        return _report_page(canonical, 200, None, **typed)
+    try:
+        done = responses.respond(session, canonical, typed["status"], typed["message"], standard)
+    except ConsoleError as exc:
+        return _report_page(canonical, 400, error=error_text(exc), **typed)
+    keep_typed(session, canonical, form, sent="message")
+    flash(_responded(done), "ok")
+    if form.get("then") == "next":
+        show = typed["show"] if typed["show"] in worklist.SHOWS else None
+        following = worklist.next_after(session, canonical, show)
+        if following is None:
+            flash(gettext("That was the last report in this list."), "info")
+            return redirect(url_for("reports.queue", show=show))
+        return redirect(url_for("reports.report", regno=following, show=show))
+    return redirect(url_for("reports.report", regno=canonical))
 
-    def act(session: Session, canonical: str) -> str:
-        responses.reply(session, canonical, message)
-        return gettext("Reply recorded; it leaves with the next export.")
 
-    return _act(regno, act, reply=message)
+def _responded(done: responses.Responded) -> str:
+    if done.status and done.replied:
+        return gettext(
+            "%(regno)s: status changed and reply recorded; both leave with the next export.",
+            regno=done.regno,
+        )
+    if done.status:
+        return gettext(
+            "%(regno)s: status changed; it leaves with the next export.", regno=done.regno
+        )
+    return gettext("%(regno)s: reply recorded; it leaves with the next export.", regno=done.regno)
 
 
-@blueprint.post("/report/<regno>/status")
+@blueprint.post("/report/<regno>/draft/discard")
 @serialised
-def status(regno: str) -> Any:
-    new_status, note = request.form.get("status", ""), request.form.get("note", "")
-
-    def act(session: Session, canonical: str) -> str:
-        responses.set_status(session, canonical, new_status, note)
-        return gettext("Status changed; it leaves with the next export.")
-
-    return _act(regno, act, status_note=note)
+def discard_draft(regno: str) -> Any:
+    session = current_session()
+    canonical = reports.resolve(session, regno)
+    kind = request.form.get("kind", "")
+    if kind not in drafts.KINDS:
+        abort(400)
+    drafts.discard(session, canonical, kind)
+    keep_typed(session, canonical, request.form, sent=kind)
+    flash(gettext("The kept text was discarded."), "info")
+    return redirect(url_for("reports.report", regno=canonical))
 
 
 @blueprint.post("/report/<regno>/note")
@@ -125,9 +209,10 @@ def note(regno: str) -> Any:
 
     def act(session: Session, canonical: str) -> str:
         responses.add_note(session, canonical, body)
+        keep_typed(session, canonical, request.form, sent="note")
         return gettext("Internal note added.")
 
-    return _act(regno, act, note=body)
+    return _act(regno, act, note=body, message=request.form.get("message", ""))
 
 
 @blueprint.post("/report/<regno>/assign")
@@ -224,18 +309,6 @@ def _download(regno: str, entry_id: str, stripped: bool) -> Any:
     response = Response(data, mimetype="application/octet-stream")
     response.headers.set("Content-Disposition", "attachment", filename=name)
     return response
-
-
-@blueprint.get("/stats")
-@serialised
-def stats_page() -> Any:
-    session = current_session()
-    return render_template(
-        "stats.html",
-        stats=statistics.stats(session),
-        today=dates.today(),
-        retention=retention.overview(session) if acting_admin() else None,
-    )
 
 
 @blueprint.get("/audit")

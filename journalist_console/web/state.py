@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
@@ -22,11 +22,12 @@ import flask_babel
 from flask import abort, current_app, render_template, request
 from flask import session as cookie
 
-from journalist_console import accounts
+from journalist_console import accounts, drafts, reports
 from journalist_console.errors import ConsoleError
 from journalist_console.home import Home, HomeLock
+from journalist_console.labels import CATEGORY_LABELS, STATUS_LABELS, UNREADABLE
 from journalist_console.session import Session
-from journalist_console.texts import Text
+from journalist_console.texts import Text, with_numbers
 from journalist_console.vault import open_vault
 from keys.errors import WrongPassphrase
 from keys.keyfiles import PublicKey
@@ -163,13 +164,39 @@ def local_target(target: str | None) -> str:
 
 
 def translated(text: Text) -> str:
-    """A Text in the page's language."""
-    return text.render(flask_babel.get_translations().ugettext)
+    """A Text in the page's language, its numbers grouped that language's way."""
+    return text.render(flask_babel.get_translations().ugettext, number)
+
+
+def label(labels: dict[str, Text], name: str | None, missing: Text) -> str:
+    """A machine name's label in the page's language (the name itself if it has none)."""
+    if not name:
+        return translated(missing)
+    found = labels.get(name)
+    return name if found is None else translated(found)
+
+
+def status_label(status: str | None) -> str:
+    return label(STATUS_LABELS, status, UNREADABLE)
+
+
+def category_label(category: str | None) -> str:
+    return label(CATEGORY_LABELS, category, UNREADABLE)
+
+
+def number(value: int) -> str:
+    """A whole number as the page's language writes it (10.000 in Indonesian)."""
+    return str(flask_babel.format_number(value))
+
+
+def decimal(value: float) -> str:
+    """A median as the page's language writes it (12,5 in Indonesian), one decimal at most."""
+    return str(flask_babel.format_decimal(value, format="#,##0.#"))
 
 
 def gettext(msgid: str, **values: object) -> str:
     """A message of the console's catalog in the page's language."""
-    return str(flask_babel.gettext(msgid, **values))
+    return str(flask_babel.gettext(msgid, **with_numbers(values, number)))
 
 
 def error_text(exc: Exception) -> str:
@@ -206,3 +233,27 @@ def confirmed_new_passphrase() -> bytes:
     """An administrator's form: their own passphrase again, then the new one twice."""
     confirm_passphrase()
     return new_passphrase()
+
+
+def keep_typed(session: Session, regno: str, form: Mapping[str, str], sent: str = "") -> bool:
+    """Keep what the report page's form holds as drafts (journalist_console/drafts.py), except
+    the field whose action just ran (`sent`: "message" or "note"); whether anything is kept.
+
+    The page is one form (templates/console/_respond.html): every button of it, Lock included,
+    sends the message to the reporter, the status beside it and the internal note together."""
+    kept = False
+    if "message" in form and sent != "message":
+        kept |= drafts.keep(session, regno, "message", form["message"], form.get("status"))
+    if "text" in form and sent != "note":
+        kept |= drafts.keep(session, regno, "note", form["text"])
+    return kept
+
+
+def keep_typed_for(session: Session, form: Mapping[str, str]) -> bool:
+    """keep_typed for the report named by the form's `regno` field (the guard and Lock, which
+    have no register number in their URL); nothing for a report that cannot be opened."""
+    try:
+        regno = reports.resolve(session, form.get("regno", ""))
+    except ConsoleError:
+        return False
+    return keep_typed(session, regno, form)

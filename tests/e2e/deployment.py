@@ -135,7 +135,8 @@ class Deployment:
         self.site_port = self.site.port
         return self.site_url
 
-    def start_console(self) -> str:
+    def start_console(self, *extra: str) -> str:
+        """`journalist-console serve` (with `extra` options, such as a short --idle-seconds)."""
         self.console_port = free_port()
         log = self.logs / "console-serve.log"
         with log.open("wb") as out:
@@ -147,6 +148,7 @@ class Deployment:
                     str(self.home),
                     "--port",
                     str(self.console_port),
+                    *extra,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,

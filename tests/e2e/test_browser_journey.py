@@ -10,11 +10,15 @@ by their CLIs in a temporary directory:
     message, two attachments in two file fields) → redirect to the register number → log out
     (redirect to a page) → log in with the codename → /lookup shows the report → log out
     operator: `dropbox export` → `journalist-console import --server-key`
-    investigator (its own browser): unlock with the passphrase → queue → the report → reply →
-    status "needs_info" with a note → export from the web interface → lock
+    investigator (its own browser): unlock with the passphrase → queue → the report; the desk,
+    at most 3 page loads from the queue: open the report, one Respond submit (status
+    "needs_info", the standard acknowledgement and a reply of their own), the report page's
+    export button → the export page with the bundle; then the console restarted with a short
+    idle time: a reply typed while the session idles out is kept, offered back after unlocking,
+    discarded → lock
     operator: `dropbox import` of the bundle the web interface wrote
-    reporter: log in → sees the reply and the new status → deletes the reply (its confirmation
-    page, then "yes") → log out
+    reporter: log in → sees the reply (the acknowledgement and the investigator's words) and the
+    new status → deletes the reply (its confirmation page, then "yes") → log out
 
 Once in Indonesian (the default) and once in English (the "English" link, clicked).
 
@@ -33,6 +37,7 @@ import itertools
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -83,8 +88,9 @@ REPORTS = {
         "when": "Maret sampai Mei tahun ini.",
         "how": "Spesifikasi di kontrak diubah setelah lelang; selisihnya dibagi.",
         "message": "Saya punya salinan kontrak dan daftar harga pembanding.",
-        "reply": "Terima kasih. Mohon kirim foto halaman tanda tangan kontrak.",
-        "status_note": "Kami perlu halaman tanda tangan kontrak.",
+        "reply": "Mohon kirim foto halaman tanda tangan kontrak.",
+        "acknowledgement": "Terima kasih atas laporan Anda.",
+        "kept": "Satu pertanyaan lagi: siapa yang menandatangani berita acara?",
     },
     "en": {
         "category": "bribery",
@@ -95,8 +101,9 @@ REPORTS = {
         "when": "Last Tuesday, around midday.",
         "how": "He said the file would be 'lost' unless I paid him in cash.",
         "message": "I kept the receipt he refused to sign.",
-        "reply": "Thank you. Please tell us the officer's desk or room number if you know it.",
-        "status_note": "We need the room number.",
+        "reply": "Please tell us the officer's desk or room number if you know it.",
+        "acknowledgement": "Thank you for your report.",
+        "kept": "One more question: did anyone else see the payment?",
     },
 }
 
@@ -266,29 +273,72 @@ def test_journey_without_javascript(
             investigator.find("input#passphrase").send_keys(PASSPHRASE)
             investigator.click_and_wait(investigator.find("main form button[type=submit]"))
             desk("queue")
-            investigator.click_and_wait(investigator.find("table.queue a.regno"))
+            row = investigator.find("table.queue tbody tr")
+            assert regno in row.text and report["what"][:20] in row.text  # the first words
+            assert investigator.finds("nav.views a[href='/?show=unanswered']")
+            assert investigator.finds("a.skip[href='#main']")
+
+            # ---- the desk: acknowledge + reply + status + export in at most 3 page loads ------
+            loads = 0
+
+            def load(element: Any) -> None:
+                nonlocal loads
+                loads += 1
+                investigator.click_and_wait(element)
+
+            load(investigator.find("table.queue a.regno"))
             desk("report")
             shown = investigator.text()
             for name in ("what", "who", "where", "when", "how", "message"):
                 assert report[name] in shown, (name, shown[:2000])
             for path in files:
                 assert path.name in shown, (path.name, shown[:2000])
-            investigator.find("textarea#reply").send_keys(report["reply"])
-            investigator.click_and_wait(investigator.find("form[action$='/reply'] button"))
-            desk("replied")
-            Select(investigator.find("select#status")).select_by_value("needs_info")
-            investigator.find("textarea#status-note").send_keys(report["status_note"])
-            investigator.click_and_wait(investigator.find("form[action$='/status'] button"))
-            desk("status")
+            card = investigator.find("section#respond")
+            Select(card.find_element("css selector", "select#respond-status")).select_by_value(
+                "needs_info"
+            )
+            standard = card.find_element("css selector", "select#respond-standard")
+            Select(standard).select_by_value("acknowledgement")
+            card.find_element("css selector", "textarea#message").send_keys(report["reply"])
+            desk("respond-filled", navigated=False)
+            load(card.find_element("css selector", "button[name=then][value=stay]"))
+            desk("responded")
             assert status_label in investigator.find("h1 .status").text
-            investigator.click_and_wait(investigator.find("header nav a[href='/export']"))
-            desk("export")
-            investigator.click_and_wait(investigator.find("main form[action='/export'] button"))
+            load(investigator.find("button#export-now"))
             desk("exported")
+            assert loads <= 3, loads
             written = [link.text for link in investigator.finds("ul.exports a")]
             assert written, "the export page lists no bundle"
             bundle = box.home / "exports" / written[0]
             assert bundle.is_file(), bundle
+
+            # ---- no lost work: the session idles out while a reply is typed -------------------
+            box.stop_console()
+            idle = 8
+            console = box.start_console("--idle-seconds", str(idle))
+            investigator.allowed_origin = console  # a new port: the same console's origin
+            investigator.get(f"{console}/report/{regno}")
+            investigator.find("input#passphrase").send_keys(PASSPHRASE)
+            investigator.click_and_wait(investigator.find("main form button[type=submit]"))
+            assert f"/report/{regno}" in investigator.driver.current_url
+            typed_at = time.monotonic()  # the last request: the idle time counts from here
+            investigator.find("textarea#message").send_keys(report["kept"])
+            desk("typing", navigated=False)
+            time.sleep(max(0.0, idle + 1.5 - (time.monotonic() - typed_at)))
+            investigator.click_and_wait(investigator.find("button[name=then][value=stay]"))
+            assert "/unlock" in investigator.driver.current_url
+            desk("idled-out")
+            assert investigator.finds("main .flash.info")  # locked, and the text was kept
+            investigator.find("input#passphrase").send_keys(PASSPHRASE)
+            investigator.click_and_wait(investigator.find("main form button[type=submit]"))
+            desk("kept-reply-offered")
+            assert investigator.find("textarea#message").get_attribute("value") == report["kept"]
+            assert investigator.finds("#kept-message")
+            investigator.click_and_wait(
+                investigator.find("button[formaction$='/draft/discard'][value=message]")
+            )
+            desk("kept-reply-discarded")
+            assert investigator.find("textarea#message").get_attribute("value") == ""
             investigator.click_and_wait(investigator.find("header form[action='/lock'] button"))
             desk("locked")
             investigator.prove_javascript_off()
@@ -310,9 +360,10 @@ def test_journey_without_javascript(
             page("lookup-reply", zoom_shot=True)
             card = reporter.find(f"#report-{regno}")
             assert status_label in card.find_element("css selector", ".status-now").text
-            assert report["status_note"] in card.text
             replies = card.find_elements("css selector", ".reply")
             assert len(replies) == 1 and report["reply"] in replies[0].text, card.text
+            assert report["acknowledgement"] in replies[0].text  # the standard text, first
+            assert report["kept"] not in card.text  # the discarded draft never left
             followup = card.find_element("css selector", "details.followup")
             assert followup.get_attribute("open") is not None  # needs_info opens "add information"
             delete_link = replies[0].find_element("css selector", "a[href^='/reply/delete?']")

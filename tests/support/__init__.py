@@ -7,4 +7,5 @@ being there). Nothing here is a fixture; tests/conftest.py holds the few that ar
     pages        reading pages, the reporter's journey, page and header checks
     bundles      signed bundles both ways: FakeServer, response bundles, readers
     inspection   what a server left on disk: database values, store consistency, byte searches
+    console      a console home at work on a chosen day: its command line and web console
 """
