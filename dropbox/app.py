@@ -29,7 +29,7 @@ from dropbox.i18n import (
 from dropbox.service import DropBox
 from dropbox.sessions import MemorySessionInterface, MemorySessionStore
 from dropbox.source.guards import logged_in, page_notice, remember_visitor
-from dropbox.templating import PageEnvironment
+from dropbox.templating import PageCache, PageEnvironment
 from dropbox.uploads import EncryptingRequest, discard_unfinished
 from keys import tokens
 
@@ -83,6 +83,7 @@ def create_app(dropbox: DropBox, overrides: dict[str, Any] | None = None) -> Fla
     # Keys of this process only, never on disk: a restart invalidates what they made.
     for name in ("form_key", "pending_key", "codename_tag_key"):
         app.extensions[name] = tokens.new_process_key()
+    app.extensions["page_cache"] = PageCache()
     session_store = MemorySessionStore(dropbox.instance.session_idle_seconds)
     session_store.start_sweeper()
     app.session_interface = MemorySessionInterface(session_store)

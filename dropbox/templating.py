@@ -13,7 +13,8 @@ catalog, templates are compiled as they are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+import threading
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from flask import has_request_context
 from flask.templating import Environment
 from jinja2 import Template, nodes
 from jinja2.visitor import NodeTransformer
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from dropbox.i18n import LANGUAGES, current_language
 
@@ -109,3 +110,31 @@ class PageEnvironment(Environment):
         if localized is not None:
             return localized.select_template(names, parent, globals)
         return super().select_template(names, parent, globals)
+
+
+class PageCache:
+    """Pages that are the same for every visitor of one kind, rendered once per language and
+    served from memory; a form's per-visitor values (its token, its ticket) are markers in the
+    cached text, filled in for each request. Only what has no visitor data in it is cached: the
+    callers decide (no flashed message, no values, no errors)."""
+
+    def __init__(self) -> None:
+        self._pages: dict[tuple[Any, ...], str] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def marker(name: str) -> str:
+        # Letters only: it survives HTML escaping and URL building unchanged.
+        return f"WBSFILL{name.upper()}WBSFILL"
+
+    def page(
+        self, key: tuple[Any, ...], render: Callable[[], str], fills: Mapping[str, str]
+    ) -> str:
+        text = self._pages.get(key)
+        if text is None:
+            text = render()
+            with self._lock:
+                self._pages.setdefault(key, text)
+        for name, value in fills.items():
+            text = text.replace(self.marker(name), str(escape(value)))
+        return text

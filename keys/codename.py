@@ -96,7 +96,15 @@ def entropy_bits(language: Language) -> float:
 def generate(language: Language = "id") -> str:
     """A fresh codename: words drawn uniformly with the OS CSPRNG, separated by spaces."""
     words = wordlist(language)
-    return " ".join(secrets.choice(words) for _ in range(words_needed(len(words))))
+    size, count = len(words), words_needed(len(words))
+    # One draw for the whole codename, read as `count` digits in base `size`: uniform, like
+    # `count` separate draws, with one call into the OS CSPRNG instead of one per word.
+    number = secrets.randbelow(size**count)
+    chosen = []
+    for _ in range(count):
+        number, index = divmod(number, size)
+        chosen.append(words[index])
+    return " ".join(chosen)
 
 
 _SEPARATORS = re.compile(r"[\s\-_.,;:/\\]+")

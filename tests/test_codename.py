@@ -386,3 +386,27 @@ def test_derivations_run_on_their_own_threads_one_per_slot() -> None:
         caller.join(10)
     assert 1 <= len(seen) <= 2
     assert all(name.startswith("codename-kdf") for name in seen), seen
+
+
+@pytest.mark.parametrize("language", codename.LANGUAGES)
+def test_one_draw_gives_every_word_sequence_exactly_once(
+    language: codename.Language, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """generate() reads one CSPRNG draw below size**count as `count` base-size digits: a
+    bijection onto word sequences, so uniform draws give uniform codenames."""
+    need_list(language)
+    words = codename.wordlist(language)
+    size, count = len(words), codename.words_needed(len(words))
+    asked: list[int] = []
+    indices = [(7 * position + 3) % size for position in range(count)]
+    number = sum(index * size**position for position, index in enumerate(indices))
+
+    def draw(bound: int) -> int:
+        asked.append(bound)
+        return number
+
+    monkeypatch.setattr(codename.secrets, "randbelow", draw)
+    assert codename.generate(language).split() == [words[i] for i in indices]
+    assert asked == [size**count]
+    monkeypatch.setattr(codename.secrets, "randbelow", lambda bound: bound - 1)
+    assert codename.generate(language).split() == [words[-1]] * count

@@ -15,7 +15,7 @@ from dropbox.app import create_app
 from support.bundles import Response, import_responses, reply_item, status_item
 from support.http import FlaskAgent
 from support.instances import Site, make_site
-from support.pages import Report, Reporter
+from support.pages import Report, Reporter, hidden, notices
 
 RANDOM = [
     (re.compile(r'(name="(?:token|pending|csrf_token)" value=")[^"]*"'), r'\1R"'),
@@ -78,3 +78,29 @@ def test_pages_are_byte_for_byte_what_render_time_translation_gives(
         assert same(ours) == same(theirs)
         compared += 1
     assert compared == 11
+
+
+def test_pages_kept_in_memory_carry_each_visitors_own_ticket_and_token(tmp_path: Path) -> None:
+    """The landing page, the login page and the empty report form are rendered once and kept;
+    what belongs to one visitor (the form's ticket, the anti-forgery token, the login token, a
+    notice) must never be served to another, and each kept form must still work."""
+    site = make_site(tmp_path)
+    first, second = Reporter(site.client()), Reporter(site.client())
+    for reporter in (first, second):
+        reporter.start("en")
+    assert first.action != second.action and first.csrf != second.csrf
+    again = first.open_form()
+    assert first.action != second.action and "WBSFILL" not in again.text
+    assert same(again.text) == same(second.open_form().text)
+    for reporter in (first, second):
+        reporter.file_report()
+    tokens = {Reporter(site.client()).login_page().text for _ in range(3)}
+    assert len({hidden(page, "token") for page in tokens}) == 3
+    assert all("WBSFILL" not in page for page in tokens)
+    # A wrong codename's message is never kept for the next visitor's login page.
+    late = Reporter(site.client())
+    refused = late.login("salah salah salah salah salah salah salah")
+    assert refused.status in (200, 400, 401)
+    assert notices(refused.text) and not notices(late.login_page().text)
+    landing = [site.client().get("/").text for _ in range(2)]
+    assert landing[0] == landing[1] and "WBSFILL" not in landing[0]

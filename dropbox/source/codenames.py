@@ -33,9 +33,11 @@ from dropbox.source.guards import (
     logged_in,
     login_required,
     notice_redirect,
+    pages,
     process_key,
     sessions,
 )
+from dropbox.templating import PageCache
 from keys import codename, tokens
 from keys.errors import CodenameError, KdfBusy
 
@@ -57,7 +59,10 @@ def register(routes: Blueprint) -> None:
 
 
 def index() -> str:
-    return render_template("index.html")
+    if logged_in() or request.args:
+        return render_template("index.html")
+    # The same for every visitor without a session: rendered once per language.
+    return pages().page(("index", current_language()), lambda: render_template("index.html"), {})
 
 
 # -- a new codename ------------------------------------------------------------------------------
@@ -201,7 +206,14 @@ def login() -> Any:
 
 
 def _login_page(error: str | None, status: int) -> Any:
-    return render_template("login.html", error=error, token=form_token("login")), status
+    if error is not None or logged_in() or request.args:
+        return render_template("login.html", error=error, token=form_token("login")), status
+    page = pages().page(
+        ("login", current_language()),
+        lambda: render_template("login.html", error=None, token=PageCache.marker("token")),
+        {"token": form_token("login")},
+    )
+    return page, status
 
 
 def logout() -> BaseResponse:

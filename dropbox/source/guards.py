@@ -33,6 +33,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from dropbox.service import DropBox
 from dropbox.sessions import MemorySessionInterface, Ticket
+from dropbox.templating import PageCache
 from keys import tokens
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,6 +61,10 @@ def process_key(name: str) -> bytes:
 
 def sessions() -> MemorySessionInterface:
     return cast(MemorySessionInterface, current_app.session_interface)
+
+
+def pages() -> PageCache:
+    return cast(PageCache, current_app.extensions["page_cache"])
 
 
 def refuse(code: int, message: str) -> NoReturn:

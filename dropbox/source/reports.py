@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext, ngettext
+from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response as BaseResponse
 
 from dropbox import forms
@@ -23,11 +24,13 @@ from dropbox.source.guards import (
     dropbox,
     issue_ticket,
     login_required,
+    pages,
     process_key,
     refuse,
     sessions,
     take_ticket,
 )
+from dropbox.templating import PageCache
 from dropbox.uploads import keep, pending_uploads
 from keys import codename
 
@@ -54,17 +57,30 @@ def _report_form(
     values: dict[str, str], errors: dict[str, str], kept: list[EncryptedUpload], status: int
 ) -> Any:
     ticket = issue_ticket("report", kept=list(kept))
-    page = render_template(
-        "submit.html",
-        values=values,
-        errors=errors,
-        kept=len(kept),
-        limits=forms.TEXT_LIMITS,
-        can_show_codename=bool(session.get("first_codename")),
-        categories=CATEGORY_LABELS,
-        relations=RELATION_LABELS,
-        action=url_for("source.submit_post", ticket=ticket),
-        honeypot=forms.HONEYPOT_FIELD,
+    can_show_codename = bool(session.get("first_codename"))
+
+    def render(ticket: str, **extra: Any) -> str:
+        return render_template(
+            "submit.html",
+            values=values,
+            errors=errors,
+            kept=len(kept),
+            limits=forms.TEXT_LIMITS,
+            can_show_codename=can_show_codename,
+            categories=CATEGORY_LABELS,
+            relations=RELATION_LABELS,
+            action=url_for("source.submit_post", ticket=ticket),
+            honeypot=forms.HONEYPOT_FIELD,
+            **extra,
+        )
+
+    if values or errors or kept or "_flashes" in session:
+        return render(ticket), status
+    # The empty form is the same for every source but for its ticket and anti-forgery token.
+    page = pages().page(
+        ("submit", current_language(), can_show_codename),
+        lambda: render(PageCache.marker("ticket"), csrf_token=lambda: PageCache.marker("csrf")),
+        {"ticket": ticket, "csrf": generate_csrf()},
     )
     return page, status
 
