@@ -24,7 +24,7 @@ import sqlcipher3
 
 from journalist_console.errors import ConsoleError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 KEY_BYTES = 32
 
 RETAINED_SCHEMA = """
@@ -36,6 +36,29 @@ CREATE TABLE IF NOT EXISTS retained (
     entry_id  TEXT PRIMARY KEY,
     sha256    TEXT NOT NULL,
     ack_seq   INTEGER
+);
+"""
+
+RENDITIONS_SCHEMA = """
+-- Safe renditions of files (schema version 4), made in the sandbox (journalist_console/rendition).
+-- The parts themselves are envelopes store/renditions/<entry_id>-<part>.env sealed to this
+-- console's own key; digests holds each part's SHA-256 (JSON), so a part anyone could seal to
+-- the public inspectorate key and plant in the store is refused. format: how the file was read
+-- (pdf, office, html, image, text, other); pages: page images stored; total_pages: pages of
+-- the original (more than pages when it was cut); problem: why there is no (complete)
+-- rendition, a code of rendition/convert.py or jobs.py (NULL: none). Removing the entry (retention)
+-- removes its row.
+CREATE TABLE IF NOT EXISTS renditions (
+    entry_id     TEXT PRIMARY KEY REFERENCES entries(entry_id) ON DELETE CASCADE,
+    format       TEXT NOT NULL,
+    detail       TEXT NOT NULL,
+    pages        INTEGER NOT NULL,
+    total_pages  INTEGER NOT NULL,
+    text_cut     INTEGER NOT NULL,
+    ocr          INTEGER NOT NULL,
+    problem      TEXT,
+    digests      TEXT NOT NULL,
+    made_day     TEXT NOT NULL
 );
 """
 
@@ -184,6 +207,7 @@ CREATE TABLE audit (
 """
     + ACCOUNTS_SCHEMA
     + RETAINED_SCHEMA
+    + RENDITIONS_SCHEMA
 )
 
 
@@ -207,6 +231,8 @@ def connect(path: Path, key: bytes) -> Connection:
         conn.execute("PRAGMA cipher_memory_security = ON")
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("PRAGMA foreign_keys = ON")
+        # The rendition worker writes through a connection of its own: wait for each other.
+        conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.row_factory = sqlcipher3.Row
@@ -225,6 +251,9 @@ def connect(path: Path, key: bytes) -> Connection:
             version = get_setting(conn, "schema_version")
         if version == "2":
             _migrate_2_to_3(conn)
+            version = get_setting(conn, "schema_version")
+        if version == "3":
+            _migrate_3_to_4(conn)
             version = get_setting(conn, "schema_version")
         if version != str(SCHEMA_VERSION):
             raise DatabaseUnavailable(f"unsupported console database version {version!r}")
@@ -270,6 +299,14 @@ def _migrate_2_to_3(conn: Connection) -> None:
         for statement in _statements(RETAINED_SCHEMA):
             conn.execute(statement)
         set_setting(conn, "schema_version", "3")
+
+
+def _migrate_3_to_4(conn: Connection) -> None:
+    """The table of safe renditions (empty: they are made again from the files when needed)."""
+    with transaction(conn):
+        for statement in _statements(RENDITIONS_SCHEMA):
+            conn.execute(statement)
+        set_setting(conn, "schema_version", "4")
 
 
 def _statements(script: str) -> Iterator[str]:

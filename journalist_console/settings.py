@@ -9,6 +9,7 @@ change audited as `configured` or `recipient_added`:
                            (365; 0 keeps reports forever; see retention.py)
     retention_mode         delete | archive
     retention_archive_dir  where archive mode writes (a full path outside the home)
+    rendition_ocr          1: safe renditions made from now on carry an OCR text layer (0)
     server_key, server_instance, export_sequence, audit_head, audit_count
                            kept by import, export and the audit log themselves
 
@@ -40,6 +41,11 @@ def due_days(conn: schema.Connection) -> int:
 
 def author_name(conn: schema.Connection) -> str:
     return schema.get_setting(conn, "author_name") or DEFAULT_AUTHOR
+
+
+def ocr_enabled(conn: schema.Connection) -> bool:
+    """Whether renditions get a searchable text layer (tesseract, in the sandbox)."""
+    return schema.get_setting(conn, "rendition_ocr") == "1"
 
 
 def instance(conn: schema.Connection) -> str | None:
@@ -103,10 +109,11 @@ def configure(
     retention_days: int | None = None,
     retention_mode: str | None = None,
     archive_dir: str | None = None,
+    ocr: bool | None = None,
 ) -> None:
     """Change the settings given (administrators only); nothing given changes nothing."""
     conn = session.conn
-    given = (due_days, author, retention_days, retention_mode, archive_dir)
+    given = (due_days, author, retention_days, retention_mode, archive_dir, ocr)
     if any(value is not None for value in given):
         accounts.require_admin(conn, session.investigator, "change the console's settings")
     changes: dict[str, Any] = {}
@@ -144,6 +151,8 @@ def configure(
         ):
             raise archive_folder_needed()
         changes["retention_mode"] = retention_mode
+    if ocr is not None:
+        changes["rendition_ocr"] = int(ocr)
     if not changes:
         return
     with schema.transaction(conn):
