@@ -139,6 +139,9 @@ def command(
         bwrap += ["--perms", "0444", "--ro-bind-data", str(fd), f"{SANDBOX_DIR}/{name}"]
     if seccomp_fd is not None:
         bwrap += ["--seccomp", str(seccomp_fd)]
+    # Nothing but the size-capped /tmp is writable: not the root, not /dev (its devices still
+    # work), so no file can grow anywhere else in memory either.
+    bwrap += ["--remount-ro", "/", "--remount-ro", "/dev"]
     bwrap += ["--chdir", PRIVATE_TMP, "--"]
     prlimit = [
         "prlimit",
