@@ -77,7 +77,7 @@ def _looks_like_text(head: bytes) -> bool:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not only a character cut at the end of the sample
+        if exc.reason != "unexpected end of data":  # not only a character cut by the sample
             controls = sum(1 for b in head if b < 9 or 13 < b < 32)
             return controls * 100 < len(head)  # a legacy 8-bit encoding, not binary
     return True

@@ -27,7 +27,8 @@ from journalist_console.render import safe
 MAX_SOURCE_BYTES = 1024 * 1024
 
 
-def decode(data: bytes) -> str:
+def decode(data: bytes, truncated: bool = False) -> str:
+    """Text of bytes in an undeclared encoding (`truncated`: the bytes were cut at a limit)."""
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8) :].decode("utf-8", "replace")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -35,7 +36,7 @@ def decode(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start >= len(data) - 3:  # a character cut by the size limit
+        if truncated and exc.reason == "unexpected end of data":  # a character cut by the limit
             return data[: exc.start].decode("utf-8")
     return data.decode("cp1252", "replace")
 
@@ -49,7 +50,7 @@ def strip_html(markup: str) -> str:
 def plain_text(data: bytes, is_html: bool) -> tuple[str, bool]:
     """(the text to show, whether the file was cut to MAX_SOURCE_BYTES)."""
     cut = len(data) > MAX_SOURCE_BYTES
-    text = decode(data[:MAX_SOURCE_BYTES])
+    text = decode(data[:MAX_SOURCE_BYTES], cut)
     if is_html:
         text = strip_html(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
