@@ -23,8 +23,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from journalist_console import files, reports
 from journalist_console.errors import ConsoleError, Unreadable
-from journalist_console.rendition import copies, messages, store, worker
-from journalist_console.rendition.sandbox import unavailable_reason
+from journalist_console.rendition import copies, messages, sandbox, store, worker
 from journalist_console.reports import FileInfo, ReportView
 from journalist_console.web.state import (
     current_session,
@@ -67,7 +66,7 @@ def _state_of(info: FileInfo, rendition: store.Rendition | None) -> FileState:
     converter = worker.background(session)
     if rendition is None:
         problem = converter.problems.get(info.entry_id)
-        reason = unavailable_reason()
+        reason = sandbox.unavailable_reason()
         if reason is not None:
             problem = translated(messages.sandbox_unavailable(reason))
         elif problem is not None:
