@@ -34,6 +34,7 @@ from support import hostile_files as hostile
         (b"\x7fELF\x02\x01\x01\x00", "x", ("other", "program")),
         (b"\x1f\x8b\x08\x00\x00", "x.txt", ("other", "archive")),
         (b"\x00\x00\x00\x18ftypmp42", "x", ("other", "video")),
+        (b"\x00\x00\x00\x18ftypheic", "IMG_0001.HEIC", ("other", "photo")),
         (b"<!DOCTYPE html><html><body>x", "x.txt", ("html", "html")),
         (b"  <html>", None, ("html", "html")),
         (b"<p>not declared html</p>", "halaman.htm", ("html", "html")),

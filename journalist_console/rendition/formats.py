@@ -12,7 +12,8 @@ ever towards a route that is equally sandboxed.
     html     HTML                                 plain text (bleach) and pixels (LibreOffice)
     image    JPEG/PNG/GIF/BMP/TIFF/WebP           pixels, in the sandbox (Pillow)
     text     plain text                           plain text
-    other    archives, video, audio, executables  nothing: listed with size and type only
+    other    archives, video, audio, executables,  nothing: listed with size and type only
+             HEIC/AVIF photos
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _OFFICE_ZIP_EXT = frozenset(
     | {"ott", "ots", "otp", "fodt", "vsdx"}
 )
 _OLE_EXT = frozenset({"doc", "dot", "xls", "xlt", "ppt", "pps", "pot", "vsd", "pub", "wps"})
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif"})
 _TEXT_EXT = frozenset({"txt", "text", "csv", "tsv", "md", "log", "json", "xml", "eml", "ini"})
 _HTML_EXT = frozenset({"htm", "html", "xhtml", "mht"})
 _ODF_MIMETYPE = re.compile(rb"^PK\x03\x04.{26}mimetypeapplication/vnd\.oasis\.opendocument\.", re.S)
@@ -102,7 +104,8 @@ def sniff(head: bytes, name: str | None) -> tuple[Format, str]:
     if head[:4] == b"RIFF" and head[8:12] in (b"AVI ", b"WAVE"):
         return "other", "video" if head[8:12] == b"AVI " else "audio"
     if head[4:8] == b"ftyp":
-        return "other", "video"
+        # HEIC/AVIF phone photos: no decoder in Debian's Pillow, so no rendition (said so).
+        return "other", "photo" if head[8:12] in _HEIF_BRANDS else "video"
     if head.startswith(b"{\\rtf"):
         return "office", "rtf"
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE2: legacy office (or .msg...)

@@ -30,6 +30,10 @@ OTHER_KINDS: dict[str, Text] = {
     "program": Text("This is a program: the console makes no safe copy of it. Never run it."),
     "audio": Text("This is audio: the console makes no safe copy of it."),
     "video": Text("This is a video: the console makes no safe copy of it."),
+    "photo": Text(
+        "This photo is in a format (HEIC/AVIF) the console cannot convert: it makes no safe "
+        "copy of it."
+    ),
     "unknown": Text("The console does not know this kind of file and makes no safe copy of it."),
 }
 
