@@ -10,7 +10,7 @@ One conversion:
    a decoder and bleach, no other parser). PDF, office documents, HTML and images go to the
    sandbox (sandbox.py), which copies the memory file in and runs convert.py.
 3. The pixels that come back are checked and become PNG pages (pixels.py), each sealed into the
-   store as it arrives (store.py); the row is committed last, under the session's lock.
+   store as it arrives (store.py); the row is committed last.
 
 Whatever happens, a result is stored: the pages converted so far and, when it stopped early, why
 (timeout, a resource limit, a crash, a broken protocol, or the converter's own failure code), so
@@ -57,11 +57,16 @@ class Options:
 
 # The options every conversion uses (tests make them smaller).
 DEFAULT_OPTIONS = Options()
+OCR_WALL_SECONDS = 900.0  # OCR costs 1 to 4 s a page: 100 pages need more than the default
 
 
 def options_for(conn: schema.Connection) -> Options:
-    """The default options, with OCR as the console's setting says."""
-    return dataclasses.replace(DEFAULT_OPTIONS, ocr=settings.ocr_enabled(conn))
+    """The default options, with OCR (and its longer wall clock) as the console's setting says."""
+    if not settings.ocr_enabled(conn):
+        return DEFAULT_OPTIONS
+    wall = max(DEFAULT_OPTIONS.limits.wall_seconds, OCR_WALL_SECONDS)
+    limits = dataclasses.replace(DEFAULT_OPTIONS.limits, wall_seconds=wall)
+    return dataclasses.replace(DEFAULT_OPTIONS, ocr=True, limits=limits)
 
 
 class _Sink:

@@ -145,5 +145,5 @@ def ensure(session: Session, entry_id: str) -> store.Rendition | None:
     """
     worker = _workers.get(id(session))
     if worker is not None:
-        worker.take(entry_id, jobs.DEFAULT_OPTIONS.limits.wall_seconds + 30)
+        worker.take(entry_id, jobs.options_for(session.conn).limits.wall_seconds + 30)
     return jobs.make(session, entry_id)
