@@ -195,13 +195,45 @@ def test_a_workstation_without_sandbox_says_so_and_converts_nothing(
     assert web.upload(bundle).status_code == 302
     assert worker.background(web.session).wait_idle(30)
     page = web.client.get(f"/report/{regno}").get_data(as_text=True)
-    assert "sandbox tidak tersedia): missing programs: bwrap" in page
+    assert "tidak dapat dikonversi di komputer ini: missing programs: bwrap" in page
     assert "<img" not in page
     folder = web.tmp / "usb"
     folder.mkdir()
     report = f"/report/{regno}"
     assert web.post(f"{report}/save", {"folder": str(folder)}, report).status_code == 302
     assert [p.name for p in folder.iterdir()] == ["a.pdf"]  # the original only
+
+
+@needs_tools
+def test_a_missing_converter_is_named_and_nothing_is_stored(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = sandbox.converters_missing
+    monkeypatch.setattr(
+        sandbox,
+        "converters_missing",
+        lambda route, ocr: ["soffice"] if route == "office" else real(route, ocr),
+    )
+    web.unlock()
+    regno = web.server.add_report(
+        files=[
+            ("surat.odt", "application/vnd.oasis.opendocument.text", hostile.odt(["Surat"])),
+            ("foto.jpg", "image/jpeg", hostile.jpeg_with_gps()),
+        ]
+    )
+    bundle = web.tmp / "b2.bundle"
+    web.server.export(bundle, [web.home / "inspectorate.pub"])
+    assert web.upload(bundle).status_code == 302
+    assert worker.background(web.session).wait_idle(60)
+    page = web.client.get(f"/report/{regno}").get_data(as_text=True)
+    assert "tidak dapat dikonversi di komputer ini: missing programs: soffice" in page
+    assert page.count('<img class="page"') == 1  # the photo was converted all the same
+    formats = {r.format for r in store.of_entries(web.session.conn, _entries(web)).values()}
+    assert "office" not in formats  # not stored: it converts once LibreOffice is installed
+
+
+def _entries(web: Web) -> list[str]:
+    return [row[0] for row in web.session.conn.execute("SELECT entry_id FROM entries")]
 
 
 # -- the command line -------------------------------------------------------------------------

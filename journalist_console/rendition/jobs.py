@@ -110,6 +110,9 @@ def _pages(
         if progress is not None:
             progress(number, announced)
 
+    missing = sandbox.converters_missing(fmt, options.ocr)
+    if missing:
+        raise sandbox.SandboxUnavailable(f"missing programs: {', '.join(missing)}")
     script = sandbox.script_fd()
     try:
         files = {"convert.py": script, source: fd}

@@ -40,7 +40,7 @@ OTHER_KINDS: dict[str, Text] = {
 
 def sandbox_unavailable(reason: str) -> Text:
     return Text(
-        "Files cannot be converted on this workstation (the sandbox is missing): %(reason)s",
+        "Files cannot be converted on this workstation: %(reason)s",
         reason=reason,
     )
 

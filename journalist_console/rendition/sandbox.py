@@ -103,6 +103,25 @@ def unavailable_reason() -> str | None:
     return None
 
 
+# The programs each route runs inside the sandbox (all from /usr, the only place it sees).
+CONVERTERS: Final = {
+    "pdf": ("python3", "pdfinfo", "pdftoppm"),
+    "office": ("python3", "soffice", "pdfinfo", "pdftoppm"),
+    "html": ("python3", "soffice", "pdfinfo", "pdftoppm"),
+    "image": ("python3",),
+}
+
+
+def converters_missing(route: str, ocr: bool) -> list[str]:
+    """The programs a route needs that /usr lacks (so it fails as "missing", not as a damaged
+    file). Images need Debian's Pillow for the sandbox's python3 (python3-pil)."""
+    names = [*CONVERTERS.get(route, ()), *(["tesseract"] if ocr else [])]
+    missing = [name for name in names if shutil.which(name, path="/usr/bin") is None]
+    if route == "image" and not any(Path("/usr/lib").glob("python3*/*-packages/PIL")):
+        missing.append("python3-pil")
+    return missing
+
+
 def _system_binds() -> list[str]:
     argv: list[str] = []
     for path in RO_PATHS:

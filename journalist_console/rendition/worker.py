@@ -19,9 +19,10 @@ import threading
 import time
 
 from journalist_console import schema
-from journalist_console.rendition import jobs, store
+from journalist_console.rendition import jobs, messages, store
 from journalist_console.rendition.sandbox import SandboxUnavailable
 from journalist_console.session import Session
+from journalist_console.texts import Text
 
 
 class Worker:
@@ -35,7 +36,7 @@ class Worker:
         self.current: str | None = None
         self.done_pages = 0
         self.total_pages = 0
-        self.problems: dict[str, str] = {}  # entry -> why it was not converted (not stored)
+        self.problems: dict[str, Text] = {}  # entry -> why it was not converted (not stored)
         self._thread = threading.Thread(target=self._run, name="wbs-renditions", daemon=True)
         self._thread.start()
 
@@ -115,9 +116,9 @@ class Worker:
                 try:
                     jobs.make(self.session, entry_id, None, self._cancel, self._progress, conn)
                 except SandboxUnavailable as exc:
-                    self.problems[entry_id] = str(exc)
-                except Exception as exc:  # noqa: BLE001 - a bug must not end the thread: shown
-                    self.problems[entry_id] = type(exc).__name__
+                    self.problems[entry_id] = messages.sandbox_unavailable(str(exc))
+                except Exception:  # noqa: BLE001 - a bug must not end the thread: shown
+                    self.problems[entry_id] = messages.PROBLEMS["crashed"]
                 finally:
                     with self._cond:
                         self.current = None

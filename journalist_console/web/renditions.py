@@ -65,12 +65,11 @@ def _state_of(info: FileInfo, rendition: store.Rendition | None) -> FileState:
     session = current_session()
     converter = worker.background(session)
     if rendition is None:
-        problem = converter.problems.get(info.entry_id)
         reason = sandbox.unavailable_reason()
+        why = converter.problems.get(info.entry_id)
         if reason is not None:
-            problem = translated(messages.sandbox_unavailable(reason))
-        elif problem is not None:
-            problem = translated(messages.PROBLEMS["crashed"]) + f" ({problem})"
+            why = messages.sandbox_unavailable(reason)
+        problem = None if why is None else translated(why)
         return FileState(None, converter.progress(info.entry_id), problem, [], None)
     shown: str | None = None
     problem_text = messages.problem(rendition)
