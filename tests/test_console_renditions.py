@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,8 +144,6 @@ def test_the_page_shows_progress_while_converting_and_locking_stops_it(
         progress = [converter.progress(entry) for entry in store.missing(web.session.conn)]
         if any(p and p[0] > 0 for p in progress):
             break
-        import time
-
         time.sleep(0.1)
     page = web.client.get(f"/report/{regno}").get_data(as_text=True)
     assert re.search(r"Sedang dikonversi di dalam sandbox: halaman \d+ dari 100\.", page)
@@ -182,6 +181,30 @@ def test_pages_and_copies_are_refused_to_a_recused_investigator(web: Web) -> Non
     assert web.client.get(image).status_code == 403
     assert web.client.get(image.rsplit("/page/", 1)[0] + "/safe").status_code == 403
     assert web.client.get(image.rsplit("/page/", 1)[0]).status_code == 403
+
+
+@needs_tools
+def test_a_rendition_that_no_longer_opens_can_be_made_again(web: Web) -> None:
+    """A part sealed to a key the console no longer holds (or damaged) is said to be unreadable,
+    and "Convert again" makes the rendition anew."""
+    web.unlock()
+    regno = web.server.add_report(files=[("foto.jpg", "image/jpeg", hostile.jpeg_with_gps())])
+    bundle = web.tmp / "b2.bundle"
+    web.server.export(bundle, [web.home / "inspectorate.pub"])
+    assert web.upload(bundle).status_code == 302
+    assert worker.background(web.session).wait_idle(120)
+    (part,) = (web.home / "store" / "renditions").glob("*-p0001.env")
+    part.write_bytes(part.read_bytes()[:-40])  # damaged
+    report = f"/report/{regno}"
+    page = web.client.get(report).get_data(as_text=True)
+    assert "Konversi ulang" in page
+    (action,) = re.findall(r'action="(/report/[^"]+/convert)"', page)
+    assert web.post(action, {}, report).status_code == 302
+    assert worker.background(web.session).wait_idle(120)
+    page = web.client.get(report).get_data(as_text=True)
+    assert "Konversi ulang" not in page
+    (image,) = re.findall(r'<img class="page" src="([^"]+)"', page)
+    assert web.client.get(image).status_code == 200
 
 
 def test_a_workstation_without_sandbox_says_so_and_converts_nothing(

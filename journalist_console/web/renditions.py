@@ -50,6 +50,7 @@ class FileState:
     problem: str | None  # in the page's language
     notes: list[str]
     text: str | None
+    retry: bool = False  # offer "Convert again": the conversion failed, or cannot be read now
 
     @property
     def pages(self) -> int:
@@ -74,12 +75,15 @@ def _state_of(info: FileInfo, rendition: store.Rendition | None) -> FileState:
     shown: str | None = None
     problem_text = messages.problem(rendition)
     problem = None if problem_text is None else translated(problem_text)
+    retry = rendition.problem is not None
     try:
         shown = copies.text(session, rendition)
+        if rendition.pages:
+            copies.page(session, rendition, 1)  # sealed to a key this console still holds?
     except Unreadable as exc:
-        problem = error_text(exc)
+        problem, retry = error_text(exc), True
     notes = [translated(note) for note in messages.notes(rendition)]
-    return FileState(rendition, None, problem, notes, shown)
+    return FileState(rendition, None, problem, notes, shown, retry)
 
 
 @blueprint.app_template_global()
