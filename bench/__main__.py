@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only 1,3] [--scale F] [--keep]`: run the six benchmarks
+"""`python -m bench [--quick] [--only 1,3] [--scale F] [--keep]`: run the seven benchmarks
 (bench/README.md).
 
 Each benchmark prints its table; bench/results.json (every figure) and bench/results.md (the
@@ -32,6 +32,7 @@ MODULES = {
     4: "bench.b4_pages",
     5: "bench.b5_logins",
     6: "bench.b6_console",
+    7: "bench.b7_rendition",
 }
 BUDGET_SECONDS = 15 * 60
 

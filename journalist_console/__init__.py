@@ -12,7 +12,9 @@ among the operations, never in a circle:
     reports                the queue, one report decrypted, statistics
     responses, staff       replies, statuses, notes; accounts, assignment, recusal, audit view
     importer, exporter     bundles in (all or nothing) and out (numbered, crash-safe)
-    files, metastrip       saving and downloading files under safe names; metadata-free copies
+    rendition              safe renditions: files converted to pixels in a sandbox, shown
+                           as pages the console made itself (rendition/__init__.py)
+    files                  saving and downloading files (originals, safe copies) under safe names
     retention, archive     removing finished reports, archiving them first (archive_format,
                            archive_reading)
     labels, render         names people read for machine names; terminal text

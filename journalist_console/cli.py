@@ -142,10 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("note", cmd_note, "add an internal note (never exported)")
     p.add_argument("regno", metavar="REGNO")
     p.add_argument("text", metavar="TEXT")
-    p = add("save", cmd_save, "save a report's files, decrypted, into a directory")
+    p = add("save", cmd_save, "save a report's files and their safe copies into a directory")
     p.add_argument("regno", metavar="REGNO")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--file", action="append", metavar="ENTRY_ID", help="only this file")
+    p.add_argument(
+        "--safe-only", action="store_true", help="only the safe copies, not the original files"
+    )
     p = add("export", cmd_export, "write the response bundle for the server")
     p.add_argument("--out", required=True, metavar="FILE")
     p = add("serve", cmd_serve, "the local web interface (127.0.0.1 only)")
@@ -184,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete them, or archive each into an encrypted file first",
     )
     p.add_argument("--archive-dir", metavar="DIR", help="where archive mode writes its archives")
+    p.add_argument(
+        "--ocr",
+        choices=["on", "off"],
+        help="recognise the text of safe copies made from now on (tesseract, in the sandbox)",
+    )
     p = add("retention", cmd_retention, "remove finished reports past the retention limit")
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     p.add_argument("--archive-dir", metavar="DIR", help="archive folder for this run")

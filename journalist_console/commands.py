@@ -141,15 +141,17 @@ def cmd_note(args: argparse.Namespace) -> int:
 
 def cmd_save(args: argparse.Namespace) -> int:
     with unlocked(args) as session:
-        saved = files.save_files(session, args.regno, Path(args.out), args.file)
+        saved = files.save_files(
+            session, args.regno, Path(args.out), args.file, safe_only=args.safe_only
+        )
     failed = 0
     for item in saved:
         if item.path is not None:
             out(f"saved {render.safe(str(item.path), False)}")
-        if item.stripped is not None:
-            out(f"  without metadata: {render.safe(str(item.stripped), False)}")
+        for path in item.safe:
+            out(f"  safe copy: {render.safe(str(path), False)}")
         if item.problem:
-            failed += item.path is None
+            failed += item.path is None and not args.safe_only
             out(f"  [{item.entry_id}] {item.problem}")
     return EXIT_ERROR if failed else 0
 
@@ -234,6 +236,7 @@ def cmd_config(args: argparse.Namespace) -> int:
             retention_mode=args.retention_mode,
             archive_dir=args.archive_dir,
             warn_day=args.warn_day,
+            ocr=None if args.ocr is None else args.ocr == "on",
         )
         conn = session.conn
         mode = render.retention_text(settings.retention_days(conn), settings.retention_mode(conn))
@@ -243,6 +246,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         out(f"reply author name: {settings.author_name(conn)}")
         out(f"retention: {mode}")
         out(f"archive folder: {settings.archive_folder(conn) or '(none)'}")
+        out(f"OCR of safe copies: {'on' if settings.ocr_enabled(conn) else 'off'}")
         out(f"server key: {pinned.fingerprint if pinned else '(none pinned yet)'}")
         out(f"server instance: {settings.instance(conn) or '(none yet)'}")
     return 0

@@ -10,6 +10,7 @@ Layout of a home (every path below is relative to it):
     console.db                  SQLCipher database, keyed by the vault's database key
     store/entries/<id>.env      envelopes imported from the server (still encrypted)
     store/responses/<id>.env    the console's replies and status changes (encrypted)
+    store/renditions/<id>-<part>.env  safe renditions of file <id>: page images, text (encrypted)
     exports/                    response bundles written by the web interface
     staging/                    scratch space for an import in progress (emptied at start-up)
     console.lock                fcntl lock: one console process per home
@@ -137,6 +138,10 @@ class Home:
         return self.root / "store" / "responses"
 
     @property
+    def renditions_dir(self) -> Path:
+        return self.root / "store" / "renditions"
+
+    @property
     def exports_dir(self) -> Path:
         return self.root / "exports"
 
@@ -153,6 +158,16 @@ class Home:
 
     def response_path(self, response_id: str) -> Path:
         return self.responses_dir / f"{response_id}.env"
+
+    def rendition_path(self, entry_id: str, part: str) -> Path:
+        return self.renditions_dir / f"{entry_id}-{part}.env"
+
+    def rendition_files(self, entry_id: str) -> list[Path]:
+        """Every file of one entry's rendition, finished or partial."""
+        try:
+            return sorted(self.renditions_dir.glob(f"{entry_id}-*"))
+        except OSError:
+            return []
 
     def is_initialised(self) -> bool:
         return self.config.is_file()

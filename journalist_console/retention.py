@@ -276,6 +276,7 @@ def _delete(session: Session, regnos: list[str], detail: dict[str, Any]) -> list
                 "SELECT entry_id FROM entries WHERE regno = ?", (regno,)
             ).fetchall():
                 paths.append(home.entry_path(row["entry_id"]))
+                paths.extend(home.rendition_files(row["entry_id"]))  # its row goes by cascade
             for row in conn.execute(
                 "SELECT response_id FROM responses WHERE regno = ?", (regno,)
             ).fetchall():

@@ -24,7 +24,7 @@ import sqlcipher3
 
 from journalist_console.errors import ConsoleError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 KEY_BYTES = 32
 
 RETAINED_SCHEMA = """
@@ -72,6 +72,29 @@ CREATE TABLE standard_texts (
     changed_day  TEXT NOT NULL,
     changed_by   TEXT NOT NULL,
     PRIMARY KEY (name, language)
+);
+"""
+
+RENDITIONS_SCHEMA = """
+-- Safe renditions of files (schema version 5), made in the sandbox (journalist_console/rendition).
+-- The parts themselves are envelopes store/renditions/<entry_id>-<part>.env sealed to this
+-- console's own key; digests holds each part's SHA-256 (JSON), so a part anyone could seal to
+-- the public inspectorate key and plant in the store is refused. format: how the file was read
+-- (pdf, office, html, image, text, other); pages: page images stored; total_pages: pages of
+-- the original (more than pages when it was cut); problem: why there is no (complete)
+-- rendition, a code of rendition/convert.py or jobs.py (NULL: none). Removing the entry (retention)
+-- removes its row.
+CREATE TABLE IF NOT EXISTS renditions (
+    entry_id     TEXT PRIMARY KEY REFERENCES entries(entry_id) ON DELETE CASCADE,
+    format       TEXT NOT NULL,
+    detail       TEXT NOT NULL,
+    pages        INTEGER NOT NULL,
+    total_pages  INTEGER NOT NULL,
+    text_cut     INTEGER NOT NULL,
+    ocr          INTEGER NOT NULL,
+    problem      TEXT,
+    digests      TEXT NOT NULL,
+    made_day     TEXT NOT NULL
 );
 """
 
@@ -227,6 +250,7 @@ CREATE TABLE audit (
     + ACCOUNTS_SCHEMA
     + RETAINED_SCHEMA
     + DESK_SCHEMA
+    + RENDITIONS_SCHEMA
 )
 
 
@@ -250,6 +274,8 @@ def connect(path: Path, key: bytes) -> Connection:
         conn.execute("PRAGMA cipher_memory_security = ON")
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("PRAGMA foreign_keys = ON")
+        # The rendition worker writes through a connection of its own: wait for each other.
+        conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.row_factory = sqlcipher3.Row
@@ -271,6 +297,9 @@ def connect(path: Path, key: bytes) -> Connection:
             version = get_setting(conn, "schema_version")
         if version == "3":
             _migrate_3_to_4(conn)
+            version = get_setting(conn, "schema_version")
+        if version == "4":
+            _migrate_4_to_5(conn)
             version = get_setting(conn, "schema_version")
         if version != str(SCHEMA_VERSION):
             raise DatabaseUnavailable(f"unsupported console database version {version!r}")
@@ -331,6 +360,14 @@ def _migrate_3_to_4(conn: Connection) -> None:
         for statement in _statements(DESK_SCHEMA):
             conn.execute(statement)
         set_setting(conn, "schema_version", "4")
+
+
+def _migrate_4_to_5(conn: Connection) -> None:
+    """The table of safe renditions (empty: they are made again from the files when needed)."""
+    with transaction(conn):
+        for statement in _statements(RENDITIONS_SCHEMA):
+            conn.execute(statement)
+        set_setting(conn, "schema_version", "5")
 
 
 def _statements(script: str) -> Iterator[str]:

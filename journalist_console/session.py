@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from journalist_console import accounts, answers, schema
@@ -32,6 +33,8 @@ class Session:
     vault_key: bytes = b""  # to seal a box for a new investigator or a new passphrase
     # One operation at a time, whatever thread the web server runs a request on.
     mutex: threading.RLock = field(default_factory=threading.RLock)
+    # Called first by close(): work tied to this session (a background conversion) stops.
+    closing: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def open(
@@ -71,6 +74,8 @@ class Session:
         return session
 
     def close(self) -> None:
+        while self.closing:
+            self.closing.pop()()
         self.conn.close()
         self.lock.release()
 
@@ -91,13 +96,15 @@ class Session:
                 leftover.unlink(missing_ok=True)
         known_entries = {r[0] for r in self.conn.execute("SELECT entry_id FROM entries")}
         known_responses = {r[0] for r in self.conn.execute("SELECT response_id FROM responses")}
+        known_renditions = {r[0] for r in self.conn.execute("SELECT entry_id FROM renditions")}
         for directory, known in (
             (self.home.entries_dir, known_entries),
             (self.home.responses_dir, known_responses),
+            (self.home.renditions_dir, known_renditions),  # <entry_id>-<part>.env
         ):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             for path in directory.iterdir():
-                stem = path.name.removesuffix(".env")
+                stem = path.name.removesuffix(".env").split("-", 1)[0]
                 if not path.name.endswith(".env") or stem not in known:
                     # Overwritten, not just unlinked: an envelope whose row is gone may be what a
                     # retention run removed just before the process died (see retention.py).

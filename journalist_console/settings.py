@@ -10,6 +10,7 @@ change audited as `configured` or `recipient_added`:
                            (365; 0 keeps reports forever; see retention.py)
     retention_mode         delete | archive
     retention_archive_dir  where archive mode writes (a full path outside the home)
+    rendition_ocr          1: safe renditions made from now on carry an OCR text layer (0)
     server_key, server_instance, export_sequence, audit_head, audit_count
                            kept by import, export and the audit log themselves
 
@@ -53,6 +54,11 @@ def warn_day(conn: schema.Connection) -> int:
 
 def author_name(conn: schema.Connection) -> str:
     return schema.get_setting(conn, "author_name") or DEFAULT_AUTHOR
+
+
+def ocr_enabled(conn: schema.Connection) -> bool:
+    """Whether renditions get a searchable text layer (tesseract, in the sandbox)."""
+    return schema.get_setting(conn, "rendition_ocr") == "1"
 
 
 def instance(conn: schema.Connection) -> str | None:
@@ -117,10 +123,11 @@ def configure(
     retention_mode: str | None = None,
     archive_dir: str | None = None,
     warn_day: int | None = None,
+    ocr: bool | None = None,
 ) -> None:
     """Change the settings given (administrators only); nothing given changes nothing."""
     conn = session.conn
-    given = (due_days, author, retention_days, retention_mode, archive_dir, warn_day)
+    given = (due_days, author, retention_days, retention_mode, archive_dir, warn_day, ocr)
     if any(value is not None for value in given):
         accounts.require_admin(conn, session.investigator, "change the console's settings")
     changes: dict[str, Any] = {}
@@ -165,6 +172,8 @@ def configure(
         ):
             raise archive_folder_needed()
         changes["retention_mode"] = retention_mode
+    if ocr is not None:
+        changes["rendition_ocr"] = int(ocr)
     if not changes:
         return
     with schema.transaction(conn):

@@ -22,6 +22,8 @@ from keys.keyfiles import DEFAULT_KDF, KdfParams, derive_passphrase_key
 FORMAT = "wbs-passbox"
 VERSION = 1
 MAX_SECRET_BYTES = 64 * 1024
+NONCE_BYTES = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES  # 24
+TAG_BYTES = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES  # 16
 
 
 def seal(secret: bytes, passphrase: bytes, purpose: str, params: KdfParams = DEFAULT_KDF) -> bytes:
@@ -67,6 +69,10 @@ def open_box(document: bytes, passphrase: bytes, purpose: str) -> bytes:
         salt = b64decode(kdf["salt"])
         nonce = b64decode(box["nonce"])
         ciphertext = b64decode(box["ciphertext"])
+        # libsodium's own checks raise ValueError/TypeError, not a format error: a nonce of the
+        # wrong length or a ciphertext shorter than its tag is a damaged box.
+        if len(nonce) != NONCE_BYTES or len(ciphertext) < TAG_BYTES:
+            raise ValueError("nonce or ciphertext of the wrong length")
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError) as exc:
         raise KeyFileError("damaged passphrase box") from exc
     if header["format"] != FORMAT or header["version"] != VERSION or kdf.get("name") != "argon2id":

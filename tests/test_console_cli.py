@@ -526,7 +526,7 @@ def test_stats_counts_overdue_and_categories(env: Env, monkeypatch: pytest.Monke
     assert "Median days to close:            n/a" in out
 
 
-def test_save_writes_safe_names_never_overwrites_and_strips_images(env: Env) -> None:
+def test_save_writes_safe_names_never_overwrites_and_safe_copies(env: Env) -> None:
     regno = env.server.add_report(
         files=[
             ("../../.bashrc", "text/plain", b"echo hi"),
@@ -544,15 +544,18 @@ def test_save_writes_safe_names_never_overwrites_and_strips_images(env: Env) -> 
     assert names == [
         "bashrc",
         "bashrc (2)",
+        "bashrc (2).safe.txt",
         "foto (2).png",
-        "foto (2).stripped.png",
+        "foto (2).safe.png",
         "foto.png",
-        "foto.stripped.png",
+        "foto.safe.png",
     ]
     assert (out_dir / "bashrc").read_text() == "mine"
     assert (out_dir / "bashrc (2)").read_bytes() == b"echo hi"
+    assert (out_dir / "bashrc (2).safe.txt").read_bytes() == b"echo hi"
     assert (out_dir / "foto.png").read_bytes() == _png()
-    assert b"Budi" not in (out_dir / "foto.stripped.png").read_bytes()
+    assert b"Budi" not in (out_dir / "foto.safe.png").read_bytes()
+    assert "safe copy:" in out
     code, _out, _err = env.run("audit", "show")
     assert "files_saved" in env.run("audit", "show")[1]
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from journalist_console import dates, files, metastrip
+from journalist_console import dates, files
 from journalist_console.labels import STATUS_LABELS, UNREADABLE
 from journalist_console.render import safe
 from journalist_console.texts import Text, clean_text
@@ -121,11 +119,6 @@ def test_create_exclusive_does_not_follow_a_planted_symlink(tmp_path: Path) -> N
     assert target.read_text() == "keep"
 
 
-def test_stripped_name() -> None:
-    assert files.stripped_name("foto.jpg", "jpeg") == "foto.stripped.jpg"
-    assert files.stripped_name("scan", "png") == "scan.stripped.png"
-
-
 # -- terminal and typed text ------------------------------------------------------------------
 
 
@@ -152,173 +145,6 @@ def test_parse_report_document_rejects_bad_documents() -> None:
     ):
         with pytest.raises(ValueError):
             ReportDocument.from_bytes(bad)
-
-
-# -- metadata stripping: PNG ------------------------------------------------------------------
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def _png(extra_before_idat: list[bytes], extra_after: list[bytes] = ()) -> bytes:  # type: ignore[assignment]
-    ihdr = struct.pack(">IIBBBBB", 2, 1, 8, 2, 0, 0, 0)  # 2x1 RGB
-    raw = b"\x00" + bytes([255, 0, 0, 0, 0, 255])
-    return (
-        metastrip.PNG_SIGNATURE
-        + _chunk(b"IHDR", ihdr)
-        + b"".join(extra_before_idat)
-        + _chunk(b"IDAT", zlib.compress(raw))
-        + b"".join(extra_after)
-        + _chunk(b"IEND", b"")
-    )
-
-
-def _png_chunks(data: bytes) -> list[bytes]:
-    position, kinds = 8, []
-    while position < len(data):
-        (length,) = struct.unpack(">I", data[position : position + 4])
-        kind = data[position + 4 : position + 8]
-        crc = struct.unpack(">I", data[position + 8 + length : position + 12 + length])[0]
-        assert zlib.crc32(kind + data[position + 8 : position + 8 + length]) == crc
-        kinds.append(kind)
-        position += 12 + length
-    return kinds
-
-
-def test_png_strip_drops_text_exif_time_and_private_chunks() -> None:
-    original = (
-        _png(
-            [
-                _chunk(b"gAMA", struct.pack(">I", 45455)),
-                _chunk(b"tEXt", b"Author\x00Budi Santoso"),
-                _chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b"GPS -6.2,106.8")),
-                _chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00<x:xmpmeta>secret"),
-                _chunk(b"eXIf", b"MM\x00*secret-exif"),
-                _chunk(b"tIME", b"\x07\xe9\x01\x02\x03\x04\x05"),
-                _chunk(b"pHYs", b"\x00\x00\x0b\x13\x00\x00\x0b\x13\x01"),
-                _chunk(b"prVt", b"vendor secret"),
-                _chunk(b"tRNS", b"\x00\x00\x00\x00\x00\x00"),
-            ],
-            [_chunk(b"tEXt", b"Late\x00after image data")],
-        )
-        + b"trailing secret"
-    )
-    kind, clean = metastrip.strip(original)
-    assert kind == "png"
-    assert _png_chunks(clean) == [b"IHDR", b"gAMA", b"tRNS", b"IDAT", b"IEND"]
-    for secret in (b"Budi", b"GPS", b"xmp", b"exif", b"vendor", b"trailing", b"Late"):
-        assert secret not in clean
-    assert zlib.compress(b"\x00" + bytes([255, 0, 0, 0, 0, 255])) in clean  # pixels unchanged
-
-
-@pytest.mark.parametrize(
-    "broken",
-    [
-        metastrip.PNG_SIGNATURE + b"\x00\x00",
-        _png([])[:-5],  # truncated IEND
-        _png([_chunk(b"tEXt", b"a\x00b")]).replace(b"a\x00b", b"a\x00c"),  # bad CRC
-        _png([_chunk(b"ZZZZ", b"critical and unknown")]),
-        metastrip.PNG_SIGNATURE + _chunk(b"IDAT", b"x") + _chunk(b"IEND", b""),  # no IHDR
-    ],
-)
-def test_png_strip_refuses_malformed_files(broken: bytes) -> None:
-    with pytest.raises(metastrip.StripError):
-        metastrip.strip_png(broken)
-
-
-# -- metadata stripping: JPEG -----------------------------------------------------------------
-
-
-def _segment(marker: int, body: bytes) -> bytes:
-    return bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
-
-
-JFIF_WITH_THUMB = b"JFIF\x00\x01\x02\x00\x00\x48\x00\x48\x02\x01" + b"\xaa" * 6  # 2x1 thumbnail
-DQT = _segment(0xDB, b"\x00" + bytes(range(64)))
-SOF0 = _segment(0xC0, b"\x08\x00\x01\x00\x01\x01\x01\x11\x00")
-DHT = _segment(0xC4, b"\x00" + b"\x01" + b"\x00" * 15 + b"\x00")
-SOS = _segment(0xDA, b"\x01\x01\x00\x00\x3f\x00")
-SCAN = b"\x12\xff\x00\x34\xff\xd0\x56\x78"  # a stuffed 0xFF byte and a restart marker
-
-
-def _jpeg(*segments: bytes, tail: bytes = b"") -> bytes:
-    return b"\xff\xd8" + b"".join(segments) + SOS + SCAN + b"\xff\xd9" + tail
-
-
-def test_jpeg_strip_drops_app_segments_comments_thumbnail_and_trailer() -> None:
-    original = _jpeg(
-        _segment(0xE0, JFIF_WITH_THUMB),
-        _segment(0xE1, b"Exif\x00\x00MM\x00*GPS secret location"),
-        _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00<xmp>author secret</xmp>"),
-        _segment(0xE2, b"ICC_PROFILE\x00\x01\x01profile"),
-        _segment(0xED, b"Photoshop 3.0\x008BIM secret"),
-        _segment(0xFE, b"comment: made by Budi"),
-        _segment(0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x01"),
-        DQT,
-        SOF0,
-        DHT,
-        tail=b"hidden appended secret",
-    )
-    kind, clean = metastrip.strip(original)
-    assert kind == "jpeg"
-    expected = (
-        b"\xff\xd8"
-        + _segment(0xE0, JFIF_WITH_THUMB[:12] + b"\x00\x00")
-        + _segment(0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x01")
-        + DQT
-        + SOF0
-        + DHT
-        + SOS
-        + SCAN
-        + b"\xff\xd9"
-    )
-    assert clean == expected
-    for secret in (b"secret", b"Budi", b"ICC", b"Exif", b"\xaa\xaa"):
-        assert secret not in clean
-
-
-def test_jpeg_strip_handles_metadata_between_scans() -> None:
-    progressive = (
-        b"\xff\xd8"
-        + DQT
-        + _segment(0xC2, b"\x08\x00\x01\x00\x01\x01\x01\x11\x00")
-        + DHT
-        + SOS
-        + b"\x01\x02"
-        + _segment(0xFE, b"late comment secret")
-        + DHT
-        + SOS
-        + b"\x03\x04"
-        + b"\xff\xd9"
-    )
-    clean = metastrip.strip_jpeg(progressive)
-    assert b"secret" not in clean
-    assert clean.count(b"\xff\xda") == 2
-    assert clean.endswith(b"\x03\x04\xff\xd9")
-
-
-@pytest.mark.parametrize(
-    "broken",
-    [
-        b"\xff\xd8\xff",
-        b"\xff\xd8" + DQT + SOF0 + SOS + b"\x01\x02",  # scan never ends
-        b"\xff\xd8" + b"\xff\xe1\x00\xff" + b"short",  # segment runs past the end
-        b"\xff\xd8\xff\xd9",  # no image at all
-        b"\xff\xd8\x00\x00",
-    ],
-)
-def test_jpeg_strip_refuses_malformed_files(broken: bytes) -> None:
-    with pytest.raises(metastrip.StripError):
-        metastrip.strip_jpeg(broken)
-
-
-def test_strip_recognises_formats_by_content_only() -> None:
-    assert metastrip.kind_of(_png([])) == "png"
-    assert metastrip.kind_of(_jpeg(DQT, SOF0, DHT)) == "jpeg"
-    assert metastrip.kind_of(b"%PDF-1.7") is None
-    with pytest.raises(metastrip.StripError):
-        metastrip.strip(b"GIF89a....")
 
 
 # -- interface texts --------------------------------------------------------------------------

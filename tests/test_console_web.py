@@ -21,6 +21,7 @@ from journalist_console import dates
 from journalist_console.cli import main
 from journalist_console.errors import ConsoleBusy
 from journalist_console.home import Home, HomeLock
+from journalist_console.rendition import worker
 from journalist_console.web import create_app
 from support.bundles import FakeServer, open_response, read_console_bundle
 from support.instances import PASSPHRASE, init_console, write_passphrase_file
@@ -69,6 +70,12 @@ class Web:
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert token
         return client.post("/unlock", data={"csrf_token": token.group(1), "passphrase": passphrase})
+
+    def settle(self) -> None:
+        """Wait until the background worker has converted what it was given."""
+        session = self.app.extensions["wbs_console"].session
+        assert session is not None
+        assert worker.background(session).wait_idle(120)
 
     def cli(self, *args: str | Path) -> int:
         pp = write_passphrase_file(self.tmp / "pp")
@@ -240,8 +247,8 @@ def test_report_page_shows_the_decrypted_report_escaped_and_marks_it_read(web: W
     page = web.client.get(f"/report/{web.late}").get_data(as_text=True)
     assert "Suap &lt;script&gt;alert(1)&lt;/script&gt; perizinan" in page
     assert "Melati" in page and "foto.png" in page and "../catatan.txt" in page
-    assert "<img" not in page  # no image is ever shown inline without re-encoding
-    assert "Unduh tanpa metadata" in page
+    assert "/stripped" not in page and "Unduh berkas asli" not in page
+    assert "Berkas asli (dengan peringatan)" in page
     queue = web.client.get("/").get_data(as_text=True)
     assert 'class="overdue"' in queue  # no longer unread
     typed = web.client.get(f"/report/{web.late.lower()}")
@@ -285,6 +292,7 @@ def test_bad_input_on_the_report_page_changes_nothing(
     web.unlock()
     page = f"/report/{web.late}"
     web.client.get(page)  # the first view marks it read; compare from the second one on
+    web.settle()  # and its files are converted by then
     before = web.client.get(page).get_data(as_text=True)
     response = web.post(f"{page}/{action}", data, page)
     assert response.status_code == 400
@@ -294,28 +302,51 @@ def test_bad_input_on_the_report_page_changes_nothing(
     assert strip.sub("", before) == strip.sub("", after)
 
 
-def test_files_download_as_attachments_and_stripped_copies(web: Web) -> None:
+def test_files_show_safe_copies_inline_and_originals_behind_a_warning(web: Web) -> None:
     web.unlock()
-    page = web.client.get(f"/report/{web.late}").get_data(as_text=True)
-    links = re.findall(rf'href="(/report/{web.late}/file/[0-9a-f]{{32}}(?:/stripped)?)"', page)
-    originals = [link for link in links if not link.endswith("/stripped")]
-    stripped = [link for link in links if link.endswith("/stripped")]
-    assert len(originals) == 2 and len(stripped) == 1
-    png = web.client.get(originals[0])
+    page = f"/report/{web.late}"
+    web.client.get(page)
+    web.settle()
+    shown = web.client.get(page).get_data(as_text=True)
+    # The PNG is shown as a page the console made; the text file as escaped plain text.
+    pages = re.findall(rf'<img class="page" src="(/report/{web.late}/file/[0-9a-f]{{32}}/page/1)"',
+                       shown)
+    assert len(pages) == 1
+    image = web.client.get(pages[0])
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    assert image.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert b"GPS" not in image.data and b"tEXt" not in image.data
+    assert '<pre class="text plain" tabindex="0">isi</pre>' in shown
+    safe = re.findall(rf'href="(/report/{web.late}/file/[0-9a-f]{{32}}/safe)"', shown)
+    assert len(safe) == 2
+    png = web.client.get(safe[0])
+    assert png.mimetype == "application/octet-stream"
+    assert "foto.safe.png" in png.headers["Content-Disposition"]
+    assert png.data == image.data
+    text = web.client.get(safe[1])
+    assert text.data == b"isi" and "catatan.safe.txt" in text.headers["Content-Disposition"]
+    # The original: a warning page first, then only a confirmed POST gives the file.
+    originals = re.findall(rf'class="original" href="(/report/{web.late}/file/[0-9a-f]{{32}})"',
+                           shown)
+    assert len(originals) == 2
+    warning = web.client.get(originals[0]).get_data(as_text=True)
+    assert "menyimpan semua kunci" in warning and 'name="understood"' in warning
+    refused = web.post(originals[0], {}, originals[0])
+    assert refused.status_code == 400
+    png = web.post(originals[0], {"understood": "yes"}, originals[0])
     assert png.data == _png()
     assert png.mimetype == "application/octet-stream"
     assert png.headers["Content-Disposition"].startswith("attachment")
     assert "foto.png" in png.headers["Content-Disposition"]
-    clean = web.client.get(stripped[0])
-    assert b"GPS" not in clean.data and clean.data.startswith(b"\x89PNG")
-    assert "foto.stripped.png" in clean.headers["Content-Disposition"]
-    text = web.client.get(originals[1])
+    text = web.post(originals[1], {"understood": "yes"}, originals[1])
     assert "catatan.txt" in text.headers["Content-Disposition"]
     assert ".." not in text.headers["Content-Disposition"]
-    refused = web.client.get(originals[1] + "/stripped")
-    assert refused.status_code == 400
-    assert web.client.get(f"/report/{web.late}/file/{'0' * 32}").status_code == 400
+    assert web.client.get(f"/report/{web.late}/file/{'0' * 32}").status_code == 404
+    assert web.client.get(f"/report/{web.late}/file/{'0' * 32}/page/1").status_code == 404
+    assert web.client.get(f"{pages[0][:-1]}2").status_code == 404
     assert web.client.get(f"/report/{web.late}/file/../../x").status_code == 404
+    audit = web.client.get("/audit").get_data(as_text=True)
+    assert "&#34;copy&#34;: &#34;original&#34;" in audit or "original" in audit
 
 
 def test_save_to_folder(web: Web) -> None:
@@ -326,10 +357,17 @@ def test_save_to_folder(web: Web) -> None:
     response = web.post(f"{page}/save", {"folder": str(folder)}, page)
     assert response.status_code == 302
     assert sorted(p.name for p in folder.iterdir()) == [
+        "catatan.safe.txt",
         "catatan.txt",
         "foto.png",
-        "foto.stripped.png",
+        "foto.safe.png",
     ]
+    assert b"GPS" not in (folder / "foto.safe.png").read_bytes()
+    only = web.tmp / "only-safe"
+    only.mkdir()
+    response = web.post(f"{page}/save", {"folder": str(only), "safe_only": "yes"}, page)
+    assert response.status_code == 302
+    assert sorted(p.name for p in only.iterdir()) == ["catatan.safe.txt", "foto.safe.png"]
 
 
 # -- import, export, stats, audit ---------------------------------------------------------------

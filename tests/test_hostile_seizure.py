@@ -542,6 +542,11 @@ def test_console_round_trip_worked(console_session: ConsoleSession) -> None:
     saved = b"".join(path.read_bytes() for path in console_session.saved.rglob("*")
                      if path.is_file())
     assert console_session.markers["ccontent"].encode() in saved
+    # `save` made the files' safe renditions too: the text's carries the marker (the control for
+    # the home's search below), and they are kept in the home, encrypted.
+    (safe_text,) = console_session.saved.glob("*.safe.txt")
+    assert console_session.markers["ccontent"].encode() in safe_text.read_bytes()
+    assert list((console_session.home / "store" / "renditions").glob("*-text.env"))
 
 
 def test_console_home_without_passphrase_shows_nothing(console_session: ConsoleSession) -> None:

@@ -2,8 +2,9 @@
 
 This module builds the application: configuration, the headers every response carries, the
 guard in front of every page, error pages, and `serve`. The pages are blueprints: unlock.py
-(unlocking, locking, language), reports.py, exchange.py (import and export) and admin.py
-(accounts, recusals, retention); what they share is state.py.
+(unlocking, locking, language), reports.py, renditions.py (a report's files: safe pages, safe
+copies, originals behind a warning), exchange.py (import and export) and admin.py (accounts,
+recusals, retention); what they share is state.py.
 
 * No JavaScript and no external resource: every page is server-rendered HTML with one local CSS
   file; the headers forbid scripts, frames, plugins and every browser feature (see HEADERS).
@@ -42,9 +43,8 @@ from journalist_console.labels import (
     ROLE_LABELS,
     STANDARD_TEXT_LABELS,
 )
-from journalist_console.reports import FileInfo
 from journalist_console.texts import with_numbers
-from journalist_console.web import admin, exchange, figures, reports, texts, unlock
+from journalist_console.web import admin, exchange, figures, renditions, reports, texts, unlock
 from journalist_console.web.state import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -213,6 +213,7 @@ def create_app(
         texts.blueprint,
     ):
         app.register_blueprint(blueprint)
+    app.register_blueprint(renditions.blueprint)
     return app
 
 
@@ -302,7 +303,6 @@ def _template_values() -> dict[str, Any]:
         "MAX_NOTE_CHARS": responses.MAX_NOTE_CHARS,
         "MAX_STATUS_NOTE_CHARS": responses.MAX_STATUS_NOTE_CHARS,
         "size_text": _size_text,
-        "strippable": _strippable,
         "me": me,
         "is_admin": me is not None and acting_admin(),
     }
@@ -344,14 +344,6 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(NotPermitted)
     def not_permitted(exc: NotPermitted) -> Any:
         return error_page(403, error_text(exc))
-
-
-def _strippable(info: FileInfo) -> bool:
-    """Offer a metadata-free download for what looks like JPEG/PNG (checked by content later)."""
-    name = (info.name or "").lower()
-    return (info.media_type or "").lower() in ("image/jpeg", "image/jpg", "image/png") or (
-        name.endswith((".jpg", ".jpeg", ".png"))
-    )
 
 
 def _size_text(size: int | None) -> str:

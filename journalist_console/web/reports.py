@@ -1,24 +1,22 @@
-"""Pages of reports: the queue, a report and its forms, file downloads, the audit log.
+"""Pages of reports: the queue, a report and its forms, the audit log.
 
-Files are never rendered: a download is an attachment of type application/octet-stream, and
-JPEG/PNG also get a metadata-free download. A refused form comes back as the report page with the
-reason (400); a recused investigator gets 403 and an unknown report 404 (app.py's handlers).
+A report's files, their safe copies and the originals' downloads are web/renditions.py. A refused
+form comes back as the report page with the reason (400); a recused investigator gets 403 and an
+unknown report 404 (app.py's handlers).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from journalist_console import (
     accounts,
     drafts,
     files,
-    metastrip,
     reports,
     responses,
     staff,
@@ -39,8 +37,6 @@ from journalist_console.web.state import (
 from keys.records import CATEGORIES, STATUSES, normalize_regno
 
 blueprint = Blueprint("reports", __name__)
-MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
-_ENTRY = re.compile(r"^[0-9a-f]{32}\Z")
 
 
 @blueprint.get("/")
@@ -261,54 +257,20 @@ def recuse(regno: str) -> Any:
 @serialised
 def save(regno: str) -> Any:
     folder = request.form.get("folder", "").strip()
+    safe_only = request.form.get("safe_only") == "yes"
 
     def act(session: Session, canonical: str) -> str:
         if not folder or not Path(folder).is_absolute():
             raise ConsoleError(
                 Text("Give the full path of an existing folder (e.g. /media/usb/case).")
             )
-        saved = files.save_files(session, canonical, Path(folder))
-        written = [item for item in saved if item.path is not None]
+        saved = files.save_files(session, canonical, Path(folder), safe_only=safe_only)
+        written = [item for item in saved if item.path is not None or item.safe]
         problems = "; ".join(item.problem for item in saved if item.problem)
         said = gettext("Saved %(count)s files to %(folder)s.", count=len(written), folder=folder)
         return f"{said} {problems}" if problems else said
 
     return _act(regno, act, folder=folder)
-
-
-@blueprint.get("/report/<regno>/file/<entry_id>")
-@serialised
-def download(regno: str, entry_id: str) -> Any:
-    return _download(regno, entry_id, stripped=False)
-
-
-@blueprint.get("/report/<regno>/file/<entry_id>/stripped")
-@serialised
-def download_stripped(regno: str, entry_id: str) -> Any:
-    return _download(regno, entry_id, stripped=True)
-
-
-def _download(regno: str, entry_id: str, stripped: bool) -> Any:
-    session = current_session()
-    canonical = reports.resolve(session, regno)
-    if not _ENTRY.match(entry_id):
-        abort(404)
-    try:
-        name, data = files.download(session, canonical, entry_id, stripped, MAX_DOWNLOAD_BYTES)
-    except ConsoleError as exc:
-        return _report_page(canonical, 400, error=error_text(exc))
-    except metastrip.StripError as exc:
-        return _report_page(
-            canonical,
-            400,
-            error=gettext(
-                "A copy without metadata exists only for intact JPEG/PNG images: %(reason)s",
-                reason=str(exc),
-            ),
-        )
-    response = Response(data, mimetype="application/octet-stream")
-    response.headers.set("Content-Disposition", "attachment", filename=name)
-    return response
 
 
 @blueprint.get("/audit")
