@@ -24,7 +24,7 @@ import sqlcipher3
 
 from journalist_console.errors import ConsoleError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 KEY_BYTES = 32
 
 RETAINED_SCHEMA = """
@@ -39,6 +39,19 @@ CREATE TABLE IF NOT EXISTS retained (
 );
 """
 
+KEYS_SCHEMA = """
+-- Server keys this console no longer trusts (schema version 4): each re-pin (a rebuilt server)
+-- keeps the key it replaced, the instance it served and the last bundle imported from it. A
+-- retired key or instance is never accepted again.
+CREATE TABLE IF NOT EXISTS server_pins (
+    public_key     TEXT PRIMARY KEY,
+    instance       TEXT,
+    last_sequence  INTEGER,
+    retired_day    TEXT NOT NULL,
+    retired_by     TEXT NOT NULL
+);
+"""
+
 ACCOUNTS_SCHEMA = """
 -- Investigator accounts (schema version 2). The passphrase boxes are vault/users/<name>.box; a box
 -- opens the console only for a name listed here and not removed. display_name: what reporters see
@@ -50,7 +63,8 @@ CREATE TABLE users (
     created_day   TEXT NOT NULL,
     created_by    TEXT NOT NULL,
     removed_day   TEXT,
-    removed_by    TEXT
+    removed_by    TEXT,
+    box_key       TEXT
 );
 -- At most one investigator a report is assigned to.
 CREATE TABLE assignments (
@@ -156,12 +170,18 @@ CREATE TABLE notes (
 );
 -- Console bundles. 'pending': numbered and filled but not yet fully written (a crash there is
 -- completed by the next export with the same content); 'written': on disk, things are exported.
+-- sequence numbers every export here; server_sequence is the number the bundle carries, counted
+-- per server instance (it starts at 1 again for a rebuilt server); key_change: what the bundle
+-- announces (docs/protocol.md 9.4), JSON, NULL for nothing.
 CREATE TABLE exports (
-    sequence     INTEGER PRIMARY KEY,
-    created_day  TEXT NOT NULL,
-    state        TEXT NOT NULL CHECK (state IN ('pending', 'written')),
-    responses    INTEGER NOT NULL,
-    acks         INTEGER NOT NULL
+    sequence         INTEGER PRIMARY KEY,
+    created_day      TEXT NOT NULL,
+    state            TEXT NOT NULL CHECK (state IN ('pending', 'written')),
+    responses        INTEGER NOT NULL,
+    acks             INTEGER NOT NULL,
+    instance         TEXT,
+    server_sequence  INTEGER,
+    key_change       TEXT
 );
 -- Extra inspectorate recipient keys (besides this console's own) that responses are sealed to.
 CREATE TABLE recipients (
@@ -184,6 +204,7 @@ CREATE TABLE audit (
 """
     + ACCOUNTS_SCHEMA
     + RETAINED_SCHEMA
+    + KEYS_SCHEMA
 )
 
 
@@ -225,6 +246,9 @@ def connect(path: Path, key: bytes) -> Connection:
             version = get_setting(conn, "schema_version")
         if version == "2":
             _migrate_2_to_3(conn)
+            version = get_setting(conn, "schema_version")
+        if version == "3":
+            _migrate_3_to_4(conn)
             version = get_setting(conn, "schema_version")
         if version != str(SCHEMA_VERSION):
             raise DatabaseUnavailable(f"unsupported console database version {version!r}")
@@ -272,12 +296,45 @@ def _migrate_2_to_3(conn: Connection) -> None:
         set_setting(conn, "schema_version", "3")
 
 
+def _migrate_3_to_4(conn: Connection) -> None:
+    """Keys over the years: retired server pins, export numbers per server instance (the exports
+    so far were all for the one server known), what an export announces, and the public half of
+    each investigator's box key (NULL until their box is rewritten at their next unlock)."""
+    with transaction(conn):
+        _add_column(conn, "users", "box_key", "TEXT")
+        for column, kind in (("instance", "TEXT"), ("server_sequence", "INTEGER")):
+            _add_column(conn, "exports", column, kind)
+        _add_column(conn, "exports", "key_change", "TEXT")
+        conn.execute(
+            "UPDATE exports SET server_sequence = sequence, instance = "
+            "(SELECT value FROM settings WHERE name = 'server_instance')"
+        )
+        for statement in _statements(KEYS_SCHEMA):
+            conn.execute(statement)
+        set_setting(conn, "schema_version", "4")
+
+
+def _add_column(conn: Connection, table: str, column: str, kind: str) -> None:
+    """ALTER TABLE ... ADD COLUMN, unless the table has it (created by a newer schema text)."""
+    names = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+    if column not in names:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
 def _statements(script: str) -> Iterator[str]:
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
     for part in "\n".join(lines).split(";"):
         statement = part.strip()
         if statement:
             yield statement
+
+
+def rekey(conn: Connection, key: bytes) -> None:
+    """Re-encrypt the whole database under `key` (SQLCipher's PRAGMA rekey: every page rewritten
+    in one transaction). The vault re-key runs it on a copy (journalist_console/rekey.py)."""
+    if len(key) != KEY_BYTES:
+        raise ValueError("database key must be 32 bytes")
+    conn.execute(f"PRAGMA rekey = \"x'{key.hex()}'\"")
 
 
 @contextmanager
