@@ -24,6 +24,7 @@ from journalist_console import boxes, schema, vault_swap
 from journalist_console.home import Home
 from journalist_console.vault import SECRETS_KIND, unlock_vault
 from keys import bundle, keyfiles, passbox, payload
+from keys.encoding import b64encode
 from keys.errors import NotARecipient
 from keys.keytypes import recipient_identity
 from support.instances import BOX_KDF
@@ -484,3 +485,50 @@ def test_kills_at_random_moments_of_the_rekey(tmp_path: Path) -> None:
             raise AssertionError(f"seed {seed}, attempt {attempt}: {exc}") from exc
     print(f"seed {seed}: old state after {outcomes.count(True)} kills, new after "
           f"{outcomes.count(False)}")
+
+
+# -- a console from the previous release --------------------------------------------------------
+
+
+def _as_previous_release(d: Deployment) -> None:
+    """Schema 3, version-1 secrets and box, as the release before key rotation wrote them."""
+    home = Home(d.home)
+    opened = unlock_vault(home, PASSPHRASE.encode())
+    secrets, key = opened.secrets, opened.vault_key
+    conn = schema.connect(home.database, secrets.db_key)
+    with schema.transaction(conn):
+        conn.execute("DROP TABLE server_pins")
+        for column in ("instance", "server_sequence", "key_change"):
+            conn.execute(f"ALTER TABLE exports DROP COLUMN {column}")
+        conn.execute("ALTER TABLE users DROP COLUMN box_key")
+        conn.execute("DELETE FROM settings WHERE name = 'server_recipient'")
+        conn.execute("UPDATE settings SET value = '3' WHERE name = 'schema_version'")
+    conn.close()
+    document = {"v": 1, "recipient": b64encode(bytes(secrets.identity)),
+                "signing": b64encode(bytes(secrets.signing_key)),
+                "db_key": b64encode(secrets.db_key)}
+    sealed = payload.seal_bytes({"kind": SECRETS_KIND}, json.dumps(document).encode(),
+                                [recipient_identity(key).public_key])
+    home.secrets_file.write_bytes(sealed)
+    box = passbox.seal(key, PASSPHRASE.encode(), boxes.vault_purpose("investigator"), BOX_KDF)
+    home.user_box("investigator").write_bytes(box)
+
+
+def test_a_console_from_the_previous_release_upgrades_at_its_first_unlock(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = Deployment(tmp_path)
+    round_trip(d, capsys, "Sebelum pembaruan")
+    _as_previous_release(d)
+    assert d.console("list") == 0
+    home = Home(d.home)
+    assert json.loads(home.user_box("investigator").read_bytes())["format"] == boxes.BOX_FORMAT
+    round_trip(d, capsys, "Sesudah pembaruan")  # export numbering carries on: bundle 2
+    assert d.run("keys", "rotate-recipient") == 0
+    assert d.run("keys", "rotate-signing") == 0
+    assert d.run("keys", "rekey-vault") == 0
+    capsys.readouterr()
+    round_trip(d, capsys, "Sesudah semua kunci diganti")
+    loaded = instance_module.load(d.data)
+    assert loaded.recipients == (keyfiles.read_public_key(d.home / "inspectorate.pub",
+                                                          "recipient"),)
+    assert loaded.console_keys == (keyfiles.read_public_key(d.home / "console.pub", "verify"),)
