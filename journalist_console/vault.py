@@ -56,6 +56,9 @@ from keys.keytypes import (
 )
 
 SECRETS_KIND = "wbs-console-secrets"
+# The secrets document grows by one retired key per rotation; this is a cap against a damaged
+# file, not a budget (a hundred rotations fit many times over).
+MAX_SECRETS_BYTES = 64 * 1024
 DEFAULT_AUTHOR = "Inspektorat"
 MIN_PASSPHRASE_CHARS = 12
 MAX_PASSPHRASE_BYTES = 1024
@@ -287,7 +290,7 @@ def unlock_vault(home: Home, passphrase: bytes, user: str | None = None) -> Unlo
         meta, content = payload.open_bytes(
             home.secrets_file.read_bytes(),
             [recipient_identity(opened.vault_key)],
-            max_content=payload.MAX_META_BYTES,
+            max_content=MAX_SECRETS_BYTES,
         )
     except OSError as exc:
         raise ConsoleError(f"{home.secrets_file}: cannot read ({exc.strerror})") from None

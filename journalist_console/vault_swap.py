@@ -24,7 +24,10 @@ Crash-ordering rules
    key's data). A box the marker does not name (a removed investigator's, a crash leftover) is
    overwritten: it opens only the old vault key. The old database's rollback journal, if any, goes
    before the swap: SQLite must never apply it to the new file (there is none after a clean
-   commit: the re-key closes the database before step 2). Last, the marker and the directory go.
+   commit: the re-key closes the database before step 2). Then the marker is unlinked (never
+   overwritten in place: a kill in the middle of an overwrite would leave a marker nobody can
+   read; it names investigators, nothing secret), and what is left in vault/rekey/ is overwritten
+   and removed, which rule 3 finishes if it is interrupted.
 
 `checkpoint(step)` marks each step; it does nothing. The crash tests replace it in a subprocess to
 SIGKILL the process exactly there (tests/test_key_lifecycle.py).
@@ -36,6 +39,7 @@ import json
 import os
 from pathlib import Path
 
+from journalist_console.errors import ConsoleError
 from journalist_console.home import Home
 from journalist_console.vault import remove_leftover
 from keys.disk import fsync_dir, wipe_file
@@ -94,7 +98,15 @@ def recover(home: Home) -> str | None:
     if not marker.exists():
         _remove_tree(directory)
         return "undone"
-    users = json.loads(marker.read_text("utf-8"))["users"]
+    try:
+        users = json.loads(marker.read_text("utf-8"))["users"]
+        if not isinstance(users, list) or not all(isinstance(name, str) for name in users):
+            raise ValueError("not a list of names")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConsoleError(
+            f"{marker}: the record of an interrupted vault re-key is unreadable ({exc}); nothing "
+            "was changed: keep the home as it is and restore it from a backup"
+        ) from None
     _swap(directory / DATABASE, home.database, directory / f"{DATABASE}.old", journal=True)
     checkpoint("database-swapped")
     for name in users:
@@ -106,6 +118,8 @@ def recover(home: Home) -> str | None:
     for name in home.box_names():
         if name not in users:
             wipe_file(home.user_box(name))
+    marker.unlink()
+    fsync_dir(directory)
     _remove_tree(directory)
     return "finished"
 
@@ -135,10 +149,11 @@ def _swap(staged: Path, live: Path, old: Path, journal: bool = False) -> None:
 
 def _remove_tree(directory: Path) -> None:
     """Overwrite and remove everything under `directory` (new keys of a change that did not
-    happen, or old copies already replaced), the marker last, then the directories."""
-    files = [path for path in directory.rglob("*") if path.is_file() or path.is_symlink()]
-    for path in sorted(files, key=lambda path: path.name == MARKER):
-        wipe_file(path)
+    happen, or old copies already replaced), then the directories. Never called while the marker
+    is there (rule 4 unlinks it first)."""
+    for path in directory.rglob("*"):
+        if path.is_file() or path.is_symlink():
+            wipe_file(path)
     for path in sorted(directory.rglob("*"), key=lambda path: -len(path.parts)):
         if path.is_dir():
             path.rmdir()
