@@ -165,6 +165,29 @@ def test_recipient_rotation_keeps_every_old_envelope_and_archive_readable(
     assert any(e["action"] == "recipient_rotated" for e in audit_actions(d))
 
 
+def test_a_recipient_key_given_by_hand_and_then_announced_changes_nothing_twice(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The operator may add the console's new inspectorate.pub with `dropbox keys` before the
+    signed announcement arrives; the announcement then only retires the old key."""
+    d = Deployment(tmp_path)
+    new_source(d.client)
+    submit_report(d.client)
+    d.to_console()
+    old = keyfiles.read_public_key(d.home / "inspectorate.pub", "recipient")
+    assert d.run("keys", "rotate-recipient") == 0
+    new = keyfiles.read_public_key(d.home / "inspectorate.pub", "recipient")
+    assert dropbox_main(["keys", "--data", str(d.data), "--add-recipient",
+                         str(d.home / "inspectorate.pub")]) == 0
+    capsys.readouterr()
+    d.to_server()
+    out, _err = output(capsys)
+    assert "recipient key added" not in out
+    assert f"recipient key retired  {old.fingerprint}" in out
+    assert instance_module.load(d.data).recipients == (new,)
+    d.restart()
+    round_trip(d, capsys, "Kunci ditambahkan dengan tangan")
+
+
 def _opens(data: bytes, identities: list) -> bool:  # type: ignore[type-arg]
     try:
         payload.open_bytes(data, identities)
@@ -280,7 +303,13 @@ def test_a_rebuilt_server_is_repinned_and_the_old_servers_bundles_stay_refused(
     capsys.readouterr()
     assert d.console("import", str(first_new)) == 1
     assert "pinned server key" in output(capsys)[1]
-    # A fingerprint the operator did not read is refused; nothing changes.
+    # Administrators only; a fingerprint the operator did not read is refused; nothing changes.
+    citra = tmp_path / "pp-citra"
+    citra.write_text(OTHERS["citra"] + "\n")
+    assert d.run("user", "add", "citra", "--new-passphrase-file", str(citra)) == 0
+    assert d.run("keys", "repin-server", "--server-key", str(d.data / "server.pub"),
+                 "--fingerprint", new_key.fingerprint, user="citra", passphrase_file=citra) == 1
+    assert "only an administrator" in output(capsys)[1]
     assert d.run("keys", "repin-server", "--server-key", str(d.data / "server.pub"),
                  "--fingerprint", old_key.fingerprint) == 1
     out, err = output(capsys)
