@@ -183,6 +183,14 @@ def _import(args: argparse.Namespace) -> int:
         )
     for regno in summary.skipped:
         print(f"  skipped a response for {regno}: that report is no longer on this server")
+    if summary.key_changes:
+        # The console signed this change; the fingerprints are still read aloud with the
+        # investigator, as at the key ceremony (docs/operator.md, 10).
+        print("The console changed its keys (compare the fingerprints aloud with the console):")
+        for line in summary.key_changes:
+            print(f"  {line}")
+        if any(line.startswith("recipient") for line in summary.key_changes):
+            print("Restart the server (systemctl restart wbs-dropbox) to seal to the new key.")
     return 0
 
 
@@ -222,6 +230,10 @@ def _keys(args: argparse.Namespace) -> int:
         print(f"  recipient key   {key.fingerprint}")
     for key in changed.console_keys:
         print(f"  console key     {key.fingerprint}")
+    for key, day in changed.retired_recipients:
+        print(f"  retired recipient key  {key.fingerprint}  (since {day})")
+    for key, day in changed.retired_console_keys:
+        print(f"  retired console key    {key.fingerprint}  (since {day}: refused)")
     if any(
         (args.add_recipient, args.remove_recipient, args.add_console_key, args.remove_console_key)
     ):

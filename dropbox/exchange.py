@@ -1,8 +1,21 @@
 """The server's side of the USB crossing: `dropbox export` and `dropbox import`.
 
 Export writes every entry not yet exported (or all with `--all`) into a bundle signed with the
-server's key. Import verifies a console bundle against the console keys configured at init,
-refuses replays and gaps by sequence number, and applies it whole or not at all.
+server's key. Import verifies a console bundle against the console keys configured at init (or
+accepted since), refuses replays and gaps by sequence number, and applies it whole or not at all.
+
+A console bundle may carry a key change (docs/protocol.md, 9.4): a new inspectorate recipient
+key in place of the old one, a new console verify key that co-signs the bundle. Ordering of an
+import, so that a crash at any point leaves something importing the same bundle again repairs:
+
+1. every check (signatures, records, instance, sequence, envelopes, the key change), nothing
+   written;
+2. the responses' envelopes into the store (a crash leaves orphans, removed at start-up);
+3. config.json, when the bundle changes keys: rewritten whole (temp file, fsync, rename). A crash
+   after it leaves the new keys in force and the bundle not applied: the same bundle imports
+   again, since its new key signed it and the change, already made, is skipped;
+4. one database transaction: responses, acknowledgements, the audit anchor, the sequence number;
+5. the acknowledged envelopes are deleted.
 """
 
 from __future__ import annotations
@@ -17,12 +30,24 @@ from pathlib import Path
 from typing import Any
 
 from dropbox import db
+from dropbox import instance as instance_module
+from dropbox.instance import Instance
 from dropbox.service import DropBox
 from dropbox.store import coarsen_times
 from keys import envelope
-from keys.bundle import BundleError, ItemSource, file_sha256, read_bundle, write_bundle
+from keys.bundle import (
+    BundleError,
+    ItemSource,
+    UntrustedSigner,
+    VerifiedBundle,
+    file_sha256,
+    read_bundle,
+    signed_by,
+    write_bundle,
+)
 from keys.disk import wipe_file
 from keys.errors import EnvelopeError
+from keys.keyfiles import PublicKey, parse_public_key
 from keys.records import RecordError, check_console_body, check_server_body, today
 
 
@@ -47,6 +72,17 @@ class ImportSummary:
     acks: int = 0
     refused_acks: int = 0
     skipped: list[str] = field(default_factory=list)
+    key_changes: list[str] = field(default_factory=list)  # one line each, for the operator
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """What a console bundle's key_change asks of this server, checked against its keys."""
+
+    add_recipient: PublicKey | None = None
+    retire_recipient: PublicKey | None = None
+    add_console_key: PublicKey | None = None
+    retire_console_keys: tuple[PublicKey, ...] = ()
 
 
 @contextmanager
@@ -146,7 +182,10 @@ def import_bundle(box: DropBox, bundle_path: Path) -> ImportSummary:
 
 
 def _import_staged(box: DropBox, bundle_path: Path, staging: Path) -> ImportSummary:
-    console_keys = box.instance.console_keys
+    # The keys are read from config.json at every import: a key change made by the previous
+    # import (or by `dropbox keys`) is in force now, without a restart.
+    instance = instance_module.load(box.instance.data_dir)
+    console_keys = instance.console_keys
     try:
         verified = read_bundle(
             bundle_path,
@@ -154,13 +193,17 @@ def _import_staged(box: DropBox, bundle_path: Path, staging: Path) -> ImportSumm
             lambda signer: signer in console_keys,
             staging,
             known_signers=console_keys,
+            max_signers=2,
         )
         check_console_body(verified.manifest, set(verified.items))
+    except UntrustedSigner as exc:
+        raise ExchangeError(_untrusted(instance, bundle_path, exc)) from exc
     except (BundleError, RecordError) as exc:
         raise ExchangeError(f"bundle refused: {exc}") from exc
     body = verified.manifest
     if body["instance"] != box.instance.instance_id:
         raise ExchangeError("bundle refused: it was made for another server instance")
+    key_change = _planned_key_change(instance, verified)
     responses = body.get("responses", [])
     for response in responses:
         _check_envelope(verified.items[response["item"]], response["response_id"])
@@ -194,6 +237,14 @@ def _import_staged(box: DropBox, bundle_path: Path, staging: Path) -> ImportSumm
                 raise ExchangeError(f"bundle refused: response {response_id} already stored")
             box.store.adopt(verified.items[response["item"]], response_id)
             committed.append(response_id)
+        if key_change is not None:
+            summary.key_changes = instance_module.apply_key_change(
+                instance.data_dir,
+                key_change.add_recipient,
+                key_change.retire_recipient,
+                key_change.add_console_key,
+                key_change.retire_console_keys,
+            )
         with box.connection() as connection, db.transaction(connection):
             for position, response in applicable:
                 connection.execute(
@@ -238,6 +289,68 @@ def _import_staged(box: DropBox, bundle_path: Path, staging: Path) -> ImportSumm
             summary.statuses += 1
     summary.acks = len(confirmed)
     return summary
+
+
+def _untrusted(instance: Instance, bundle_path: Path, exc: UntrustedSigner) -> str:
+    """Why a bundle signed by no trusted key is refused: a retired console key is named."""
+    retired = dict(instance.retired_console_keys)
+    signers = signed_by(bundle_path, list(retired))
+    if signers:
+        key = signers[0]
+        return (
+            f"bundle refused: it is signed by a retired console key ({key.fingerprint}, retired "
+            f"on {retired[key]}), not by a trusted key"
+        )
+    return f"bundle refused: {exc}"
+
+
+def _planned_key_change(instance: Instance, verified: VerifiedBundle) -> KeyChange | None:
+    """The key change a console bundle announces, checked before anything is written.
+
+    A new console key must have signed the bundle that announces it (proof that the console holds
+    it, so a typing or copying mistake cannot lock the console out), and a co-signed bundle must
+    announce its second signer; a retired key never comes back (it may be the very key the change
+    answers: a departed investigator's copy). Every other signer, trusted until now, is retired.
+    """
+    change = verified.manifest.get("key_change")
+    signers = verified.signers
+    new_console = None
+    if change is not None and "new_console_key" in change:
+        new_console = parse_public_key(change["new_console_key"], "verify")
+    if len(signers) > 1 and (new_console is None or new_console not in signers):
+        raise ExchangeError(
+            "bundle refused: it is signed by two keys but does not announce the second as the "
+            "console's new key"
+        )
+    if change is None:
+        return None
+    if new_console is not None and new_console not in signers:
+        raise ExchangeError(
+            "bundle refused: it announces a new console key that did not sign it "
+            f"({new_console.fingerprint})"
+        )
+    new_recipient = retired_recipient = None
+    if "new_recipient" in change:
+        new_recipient = parse_public_key(change["new_recipient"], "recipient")
+    if "retired_recipient" in change:
+        retired_recipient = parse_public_key(change["retired_recipient"], "recipient")
+    for key, retired in (
+        (new_console, dict(instance.retired_console_keys)),
+        (new_recipient, dict(instance.retired_recipients)),
+    ):
+        if key is not None and key in retired:
+            raise ExchangeError(
+                f"bundle refused: it announces the key {key.fingerprint}, which was retired on "
+                f"{retired[key]}; a retired key is never taken back"
+            )
+    return KeyChange(
+        add_recipient=new_recipient,
+        retire_recipient=retired_recipient,
+        add_console_key=new_console,
+        retire_console_keys=tuple(
+            key for key in signers if key != new_console and key in instance.console_keys
+        ),
+    )
 
 
 def _confirmed_acks(box: DropBox, acks: list[dict[str, str]]) -> list[str]:

@@ -1,7 +1,8 @@
 """An instance's data directory: its layout, creation (`dropbox init`) and loading.
 
     DATA/                   mode 0700
-      config.json           instance id, recipient keys, console verify keys, limits
+      config.json           instance id, recipient keys, console verify keys (and the retired
+                            ones, with the day each was retired), limits
       db.key                random 256-bit SQLCipher key (0600), never inside the database
       codename-salts.json   the two per-instance argon2id salts (0600), never inside the database
       server-signing.key    the server's Ed25519 bundle-signing key (0600)
@@ -26,6 +27,7 @@ from typing import Any
 
 from dropbox.store import round_times_to_day
 from keys import codename
+from keys.disk import fsync_dir
 from keys.encoding import b64decode, b64encode
 from keys.errors import KeyFileError
 from keys.keyfiles import (
@@ -38,7 +40,7 @@ from keys.keyfiles import (
     write_secret_key,
 )
 from keys.keytypes import RecipientKey, SigningKey, new_signing_key
-from keys.records import new_id
+from keys.records import new_id, today
 
 CONFIG_FILE = "config.json"
 DB_KEY_FILE = "db.key"
@@ -69,6 +71,11 @@ class Instance:
     # The onion address(es) the site answers to, besides the loopback (`dropbox onion`).
     onion_names: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
+    # Keys taken out of service (`dropbox keys --remove-...`, or a key change the console
+    # announced): (key, day retired). A bundle signed only by a retired console key is refused by
+    # name, and the console cannot bring a retired key back (dropbox/exchange.py).
+    retired_recipients: tuple[tuple[PublicKey, str], ...] = ()
+    retired_console_keys: tuple[tuple[PublicKey, str], ...] = ()
 
     @property
     def recipient_keys(self) -> list[RecipientKey]:
@@ -145,6 +152,7 @@ def create(
 
 
 KEY_LISTS: dict[str, PublicKind] = {"recipients": "recipient", "console_keys": "verify"}
+RETIRED_LISTS = {"recipients": "retired_recipients", "console_keys": "retired_console_keys"}
 
 
 def change_keys(
@@ -153,20 +161,18 @@ def change_keys(
     """Add or remove one recipient or console key; config.json is rewritten atomically.
 
     Adding keeps the old keys (rotation: the old recipient stays until its reports are
-    processed); the last key of a list cannot be removed. A running server reads the keys at
-    start, so it must be restarted.
+    processed); the last key of a list cannot be removed; a removed key is kept in the list of
+    retired keys. A running server reads the keys at start, so it must be restarted.
     """
     kind = KEY_LISTS[which]
-    config_path = data_dir / CONFIG_FILE
-    load(data_dir)  # refuse to edit a configuration that does not load
-    config = json.loads(_read_private_text(config_path))
+    config = _editable_config(data_dir)
     keys = [parse_public_key(line, kind) for line in config[which]]
     if add is not None:
         if add.kind != kind:
             raise InstanceError(f"that is a {add.kind} key, not a {kind} key")
         if add in keys:
             raise InstanceError(f"key {add.fingerprint} is already configured")
-        keys.append(add)
+        _add_key(config, which, add)
     if remove_fingerprint is not None:
         wanted = remove_fingerprint.replace(" ", "").upper()
         remaining = [key for key in keys if key.fingerprint.replace(" ", "") != wanted]
@@ -174,9 +180,11 @@ def change_keys(
             raise InstanceError(f"no configured {kind} key has fingerprint {remove_fingerprint}")
         if not remaining:
             raise InstanceError(f"refusing to remove the last {kind} key")
-        keys = remaining
-    config[which] = [key.to_line() for key in keys]
-    return _rewrite_config(data_dir, config)
+        for key in keys:
+            if key not in remaining:
+                _retire_key(config, which, key)
+    _replace_config(data_dir, config)
+    return load(data_dir)
 
 
 def change_onion_names(
@@ -184,8 +192,7 @@ def change_onion_names(
 ) -> Instance:
     """Add or remove an onion address the site answers to; a running server reads them at
     start. Only a v3 onion address (56 letters and digits, then .onion) is accepted."""
-    load(data_dir)
-    config = json.loads(_read_private_text(data_dir / CONFIG_FILE))
+    config = _editable_config(data_dir)
     names = [str(name) for name in config.get("onion_names", [])]
     if add is not None:
         name = add.strip().lower()
@@ -198,17 +205,74 @@ def change_onion_names(
             raise InstanceError(f"{remove!r} is not configured")
         names.remove(remove.strip().lower())
     config["onion_names"] = names
-    return _rewrite_config(data_dir, config)
+    _replace_config(data_dir, config)
+    return load(data_dir)
 
 
-def _rewrite_config(data_dir: Path, config: dict[str, Any]) -> Instance:
-    """Replace config.json atomically: a crash leaves the old file or the new one."""
+def apply_key_change(
+    data_dir: Path,
+    add_recipient: PublicKey | None,
+    retire_recipient: PublicKey | None,
+    add_console_key: PublicKey | None,
+    retire_console_keys: tuple[PublicKey, ...],
+) -> list[str]:
+    """A key change the console announced in a bundle it signed (docs/protocol.md, 9.4), in one
+    atomic rewrite of config.json. New keys are added before old ones are retired, so no list is
+    ever empty; what is already done is skipped, so applying it twice changes nothing. Returns
+    what changed, one line each, for the operator."""
+    config = _editable_config(data_dir)
+    changes = []
+    steps = (
+        ("recipients", add_recipient, (retire_recipient,) if retire_recipient else ()),
+        ("console_keys", add_console_key, retire_console_keys),
+    )
+    for which, new, old in steps:
+        name = "recipient key" if which == "recipients" else "console key  "
+        if new is not None and new.to_line() not in config[which]:
+            _add_key(config, which, new)
+            changes.append(f"{name} added    {new.fingerprint}")
+        for key in old:
+            if key.to_line() in config[which] and len(config[which]) > 1:
+                _retire_key(config, which, key)
+                changes.append(f"{name} retired  {key.fingerprint}")
+    if changes:
+        _replace_config(data_dir, config)
+    return changes
+
+
+def _editable_config(data_dir: Path) -> dict[str, Any]:
+    load(data_dir)  # refuse to edit a configuration that does not load
+    config: dict[str, Any] = json.loads(_read_private_text(data_dir / CONFIG_FILE))
+    return config
+
+
+def _add_key(config: dict[str, Any], which: str, key: PublicKey) -> None:
+    """Configure `key` (a retired key brought back by the operator leaves the retired list)."""
+    config[which] = [*config[which], key.to_line()]
+    retired = config.get(RETIRED_LISTS[which], [])
+    config[RETIRED_LISTS[which]] = [entry for entry in retired if entry["key"] != key.to_line()]
+
+
+def _retire_key(config: dict[str, Any], which: str, key: PublicKey) -> None:
+    config[which] = [line for line in config[which] if line != key.to_line()]
+    retired = config.setdefault(RETIRED_LISTS[which], [])
+    if all(entry["key"] != key.to_line() for entry in retired):
+        retired.append({"key": key.to_line(), "day": today()})
+
+
+def _replace_config(data_dir: Path, config: dict[str, Any]) -> None:
+    """Write config.json whole or not at all: a temporary file, fsync, rename, fsync the
+    directory (a key change is ordered before the database commit that goes with it)."""
     config_path = data_dir / CONFIG_FILE
     partial = config_path.with_name(CONFIG_FILE + ".new")
     partial.unlink(missing_ok=True)
-    _write_private(partial, json.dumps(config, indent=1) + "\n")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(config, indent=1) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(partial, config_path)
-    return load(data_dir)
+    fsync_dir(data_dir)
 
 
 def hide_times_of_day(data_dir: Path) -> None:
@@ -282,6 +346,16 @@ def load(data_dir: Path) -> Instance:
         raise InstanceError(f"{config_path}: {exc}") from exc
     if not recipients:
         raise InstanceError(f"{config_path}: no recipient keys configured")
+    try:
+        retired = {
+            which: tuple(
+                (parse_public_key(str(entry["key"]), KEY_LISTS[which]), str(entry["day"]))
+                for entry in config.get(RETIRED_LISTS[which], [])
+            )
+            for which in KEY_LISTS
+        }
+    except (KeyError, TypeError, KeyFileError) as exc:
+        raise InstanceError(f"{config_path}: the list of retired keys is damaged") from exc
     # An instance made before scheme 2 has no entry: its codenames were derived under scheme 1.
     raw_scheme = config.get("codename_scheme", 1)
     if isinstance(raw_scheme, bool) or raw_scheme not in _SCHEMES:
@@ -297,4 +371,6 @@ def load(data_dir: Path) -> Instance:
         codename_scheme=_SCHEMES[raw_scheme],
         onion_names=_onion_names(config_path, config.get("onion_names", [])),
         settings=config,
+        retired_recipients=retired["recipients"],
+        retired_console_keys=retired["console_keys"],
     )

@@ -241,6 +241,23 @@ def admit(conn: schema.Connection, home: Home, home_user: str) -> Account:
     return account
 
 
+def box_keys(conn: schema.Connection) -> dict[str, str | None]:
+    """Each active investigator's box key (public line; None: a box from before schema version 6,
+    not opened since), which a vault re-key seals the new vault key to (rekey.py).
+    """
+    return {
+        str(row[0]): row[1]
+        for row in conn.execute(
+            "SELECT name, box_key FROM users WHERE removed_day IS NULL ORDER BY name"
+        )
+    }
+
+
+def set_box_key(conn: schema.Connection, name: str, line: str) -> None:
+    """Record the box key of `name`'s box (call inside the transaction that writes the box)."""
+    conn.execute("UPDATE users SET box_key = ? WHERE name = ?", (line, name))
+
+
 def wipe_removed_boxes(conn: schema.Connection, home: Home) -> None:
     """A removed investigator's box still on disk (a crash during removal) is destroyed now."""
     present = set(home.box_names())

@@ -55,11 +55,12 @@ WHERE regno = ?
 """
 
 
-def settle(conn: schema.Connection, home: Home, identity: RecipientIdentity) -> int:
+def settle(conn: schema.Connection, home: Home, identities: list[RecipientIdentity]) -> int:
     """Fill in what schema version 4 added for responses written before it; returns how many.
 
     Replies reach the reporter. Whether an earlier status change carried a note is inside its
-    envelope, so it is opened here with the inspectorate's key (the migration itself has no key).
+    envelope, so it is opened here with the inspectorate's keys, current and retired (the migration
+    itself has no key).
     An envelope that cannot be read keeps the earlier console's reading, that every status change
     was a response. Then the reports' first response and answered days are recomputed by the
     rule. Runs at every unlock; once nothing is left to fill in it costs one query.
@@ -71,7 +72,7 @@ def settle(conn: schema.Connection, home: Home, identity: RecipientIdentity) -> 
         return 0
     flags = [
         (
-            int(row["kind"] == "reply" or _status_has_note(home, identity, row["response_id"])),
+            int(row["kind"] == "reply" or _status_has_note(home, identities, row["response_id"])),
             row["response_id"],
         )
         for row in rows
@@ -83,10 +84,10 @@ def settle(conn: schema.Connection, home: Home, identity: RecipientIdentity) -> 
     return len(rows)
 
 
-def _status_has_note(home: Home, identity: RecipientIdentity, response_id: str) -> bool:
+def _status_has_note(home: Home, identities: list[RecipientIdentity], response_id: str) -> bool:
     try:
         data = home.response_path(response_id).read_bytes()
-        _meta, content = payload.open_bytes(data, [identity], max_content=MAX_STATUS_BYTES)
+        _meta, content = payload.open_bytes(data, identities, max_content=MAX_STATUS_BYTES)
         return reaches_reporter("status", StatusDocument.from_bytes(content).note)
     except (OSError, EnvelopeError, DocumentError):
         return True

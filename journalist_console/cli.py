@@ -44,6 +44,7 @@ from journalist_console.commands import (
 )
 from journalist_console.desk_commands import cmd_respond, cmd_texts
 from journalist_console.errors import ConsoleError
+from journalist_console.keycommands import cmd_keys
 from journalist_console.settings import RETENTION_MODES
 from journalist_console.standard_texts import LANGUAGES, NAMES
 from journalist_console.terminal import err
@@ -230,6 +231,36 @@ def build_parser() -> argparse.ArgumentParser:
             given = p.add_mutually_exclusive_group(required=True)
             given.add_argument("--body", metavar="TEXT")
             given.add_argument("--file", metavar="FILE", help="read the text from FILE")
+
+    text = "the console's keys: show, rotate, re-pin the server, re-key the vault"
+    keys = sub.add_parser("keys", help=text, description=text)
+    keys.set_defaults(handler=cmd_keys)
+    key_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    key_sub.add_parser("show", parents=[common], help="every key and fingerprint")
+    key_sub.add_parser(
+        "rotate-recipient",
+        parents=[common],
+        help="a new inspectorate key; the old one is kept to read (administrators)",
+    )
+    key_sub.add_parser(
+        "rotate-signing",
+        parents=[common],
+        help="a new signing key, announced by the next export (administrators)",
+    )
+    p = key_sub.add_parser(
+        "repin-server",
+        parents=[common],
+        help="trust a rebuilt server's key instead of the pinned one (administrators)",
+    )
+    p.add_argument("--server-key", required=True, metavar="PUBFILE", help="the new server.pub")
+    p.add_argument(
+        "--fingerprint", metavar="TEXT", help="the new key's fingerprint as the operator read it"
+    )
+    key_sub.add_parser(
+        "rekey-vault",
+        parents=[common],
+        help="new vault and database keys, every box re-sealed (administrators)",
+    )
 
     text = "investigators' accounts (add, remove, passphrase, list, edit)"
     users = sub.add_parser("user", help=text, description=text)

@@ -40,7 +40,7 @@ from journalist_console.terminal import (
     unlocked,
 )
 from journalist_console.vault import init_home
-from keys.keyfiles import read_public_key
+from keys.keyfiles import parse_public_key, read_public_key
 
 EXIT_ERROR = 1
 
@@ -171,6 +171,13 @@ def cmd_export(args: argparse.Namespace) -> int:
             f"Wrote bundle {result.sequence} to {result.path}: {result.responses} responses, "
             f"{result.acks} acknowledgements."
         )
+    change = result.key_change or {}
+    if "new_recipient" in change:
+        key = parse_public_key(change["new_recipient"], "recipient")
+        out(f"It announces the new inspectorate key {key.fingerprint} to the server.")
+    if "new_console_key" in change:
+        key = parse_public_key(change["new_console_key"], "verify")
+        out(f"It announces the new signing key {key.fingerprint}, which signs from now on.")
     return 0
 
 
@@ -342,6 +349,8 @@ def cmd_user(args: argparse.Namespace) -> int:
             out(f"Removed {args.name}: their passphrase no longer unlocks this console.")
             if unassigned:
                 out(f"No longer assigned to anyone: {', '.join(unassigned)}")
+            out("If they may have kept the vault key or a copy of their box: keys rekey-vault,")
+            out("then keys rotate-recipient and keys rotate-signing (docs/operator.md, 10).")
             return 0
         if command == "passphrase":
             name = args.name or session.investigator

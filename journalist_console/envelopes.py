@@ -30,7 +30,9 @@ class Discard:
 
 
 def identities(session: Session) -> list[RecipientIdentity]:
-    return [session.vault.identity]
+    """The inspectorate keys to read with: the current one, then every retired one (so what was
+    sealed before a recipient rotation, here or in an archive, still opens)."""
+    return session.vault.identities
 
 
 def open_document(session: Session, path: Path) -> tuple[dict[str, Any], bytes]:

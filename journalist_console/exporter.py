@@ -1,15 +1,21 @@
 """`export`: the console-to-server bundle of replies, status changes and acknowledgements.
 
-Numbering is the console's own counter from 1. An export runs in three steps:
+Numbering is the console's own counter from 1; the number a bundle carries counts the exports to
+its server instance (1 again after a re-pin to a rebuilt server). An export runs in three steps:
 
 1. One transaction numbers the export N, assigns to it every response and every acknowledgement
-   not yet carried, and records export N as 'pending' (nothing counts as exported yet).
+   not yet carried, decides what key change it announces (docs/protocol.md 9.4: the console's
+   new recipient key, if the server was given another; the next signing key, if one waits), and
+   records export N as 'pending' (nothing counts as exported yet).
 2. keys.bundle.write_bundle writes the signed bundle (temp file, fsync, rename).
 3. One transaction marks export N 'written' and appends the audit entry.
 
 If step 2 fails (full USB stick, bad path) step 1 is undone. If the process dies between 1 and 3,
-the next export first completes export N with exactly the same content, so the server sees each
-sequence number with one content only and never a gap. An export with nothing new still writes a
+the next export first completes export N with exactly the same content (the key change is kept
+in its row, and the next signing key stays in the vault until the export is written), so the
+server sees each sequence number with one content only and never a gap. A bundle that announces
+the next signing key is co-signed by the current key and that key; once it is written the next
+key is the console's key (journalist_console/keyring.py). An export with nothing new still writes a
 valid bundle (its acks, if any) and says so.
 
 The web interface writes its bundles into the home's exports/ folder as
@@ -18,17 +24,20 @@ wbs-console-<sequence, five digits or more>[-<n>].bundle (`next_bundle_path`), f
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from journalist_console import answers, audit, dates, schema, settings
+from journalist_console import answers, audit, dates, keyring, schema, settings
 from journalist_console.errors import ExportRefused
 from journalist_console.home import Home
 from journalist_console.session import Session
 from journalist_console.texts import Text
 from keys import bundle, records
+from keys.keyfiles import recipient_public_key, verify_public_key
 
 # A bundle the web interface wrote into exports/; group 1 is its sequence number.
 BUNDLE_NAME = re.compile(r"^wbs-console-([0-9]{5,})(-[0-9]+)?\.bundle\Z")
@@ -41,14 +50,39 @@ class ExportResult:
     responses: int
     acks: int
     completed_interrupted: bool
+    key_change: dict[str, str] | None = None
 
     @property
     def empty(self) -> bool:
         return self.responses == 0 and self.acks == 0
 
 
+def _row(session: Session, sequence: int) -> tuple[str, int, dict[str, str] | None]:
+    """(server instance, the number the bundle carries, its key change) of export `sequence`."""
+    row = session.conn.execute(
+        "SELECT instance, server_sequence, key_change FROM exports WHERE sequence = ?", (sequence,)
+    ).fetchone()
+    change = None if row["key_change"] is None else json.loads(row["key_change"])
+    return str(row["instance"]), int(row["server_sequence"]), change
+
+
+def _key_change(session: Session) -> dict[str, str] | None:
+    """What the next export announces: this console's recipient key, if the server was given
+    another one (the one it retires), and the next signing key, if one waits."""
+    conn, vault = session.conn, session.vault
+    change: dict[str, str] = {}
+    current = recipient_public_key(vault.identity).to_line()
+    given = schema.get_setting(conn, "server_recipient")
+    if given is not None and given != current:
+        change.update(new_recipient=current, retired_recipient=given)
+    if vault.next_signing is not None:
+        change["new_console_key"] = verify_public_key(vault.next_signing).to_line()
+    return change or None
+
+
 def _body(session: Session, sequence: int, created_day: str) -> tuple[dict[str, Any], list[Any]]:
     conn = session.conn
+    instance, server_sequence, change = _row(session, sequence)
     responses = []
     items = []
     for row in conn.execute(
@@ -84,12 +118,14 @@ def _body(session: Session, sequence: int, created_day: str) -> tuple[dict[str, 
         )
     ]
     body: dict[str, Any] = {
-        "instance": settings.instance(conn),
-        "sequence": sequence,
+        "instance": instance,
+        "sequence": server_sequence,
         "created_day": created_day,
         "responses": responses,
         "acks": acks,
     }
+    if change is not None:
+        body["key_change"] = change
     head = audit.head(conn)
     if head is not None:
         # The server keeps it and sends it back: the log cannot be rewritten behind it unseen.
@@ -100,9 +136,18 @@ def _body(session: Session, sequence: int, created_day: str) -> tuple[dict[str, 
 
 def _write(session: Session, out: Path, sequence: int, created_day: str) -> tuple[int, int]:
     body, items = _body(session, sequence, created_day)
+    co_signer = None
+    announced = body.get("key_change", {}).get("new_console_key")
+    if announced is not None:
+        # The new key signs the bundle that announces it: the server's proof the console has it.
+        co_signer = session.vault.next_signing
+        if co_signer is None or verify_public_key(co_signer).to_line() != announced:
+            raise ExportRefused("the signing key this export announces is not in the vault")
     partial = out.with_name(out.name + ".partial")
     try:
-        bundle.write_bundle(out, "console-to-server", body, items, session.vault.signing_key)
+        bundle.write_bundle(
+            out, "console-to-server", body, items, session.vault.signing_key, co_signer=co_signer
+        )
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise ExportRefused(f"cannot write {out}: {exc.strerror}") from None
@@ -112,18 +157,26 @@ def _write(session: Session, out: Path, sequence: int, created_day: str) -> tupl
     return len(body["responses"]), len(body["acks"])
 
 
-def _finish(session: Session, out: Path, sequence: int, counts: tuple[int, int]) -> None:
+def _finish(session: Session, out: Path, sequence: int, counts: tuple[int, int]) -> ExportResult:
+    _instance, server_sequence, change = _row(session, sequence)
+    detail: dict[str, Any] = {
+        "sequence": server_sequence,
+        "responses": counts[0],
+        "acks": counts[1],
+        "file": str(out),
+    }
+    if change is not None:
+        detail["key_change"] = change
     with schema.transaction(session.conn):
         session.conn.execute("UPDATE exports SET state = 'written' WHERE sequence = ?", (sequence,))
         # The day the bundle is written is the day the reporter's answers leave the console.
         answers.record_export(session.conn, sequence, dates.today().isoformat())
-        audit.append(
-            session.conn,
-            session.investigator,
-            "exported",
-            None,
-            {"sequence": sequence, "responses": counts[0], "acks": counts[1], "file": str(out)},
-        )
+        audit.append(session.conn, session.investigator, "exported", None, detail)
+    # From now on the server may hold this bundle, which retires the old signing key there.
+    session.vault = keyring.finish_signing_switch(
+        session.home, session.conn, session.vault_key, session.vault
+    )
+    return ExportResult(server_sequence, out, counts[0], counts[1], False, change)
 
 
 def export_bundle(session: Session, out: Path) -> ExportResult:
@@ -143,12 +196,21 @@ def export_bundle(session: Session, out: Path) -> ExportResult:
     if pending is not None:
         sequence, created_day = int(pending["sequence"]), str(pending["created_day"])
         counts = _write(session, out, sequence, created_day)
-        _finish(session, out, sequence, counts)
-        return ExportResult(sequence, out, counts[0], counts[1], completed_interrupted=True)
+        result = _finish(session, out, sequence, counts)
+        return dataclasses.replace(result, completed_interrupted=True)
 
     created_day = dates.today().isoformat()
+    instance = settings.instance(session.conn)
+    change = _key_change(session)
     with schema.transaction(conn):
         sequence = int(schema.get_setting(conn, "export_sequence") or "0") + 1
+        server_sequence = (
+            1
+            + conn.execute(
+                "SELECT coalesce(max(server_sequence), 0) FROM exports WHERE instance = ?",
+                (instance,),
+            ).fetchone()[0]
+        )
         responses = conn.execute(
             "UPDATE responses SET export_seq = ? WHERE export_seq IS NULL", (sequence,)
         ).rowcount
@@ -159,23 +221,43 @@ def export_bundle(session: Session, out: Path) -> ExportResult:
             "UPDATE retained SET ack_seq = ? WHERE ack_seq IS NULL", (sequence,)
         ).rowcount
         conn.execute(
-            "INSERT INTO exports(sequence, created_day, state, responses, acks) "
-            "VALUES (?, ?, 'pending', ?, ?)",
-            (sequence, created_day, responses, acks),
+            "INSERT INTO exports(sequence, created_day, state, responses, acks, instance, "
+            "server_sequence, key_change) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
+            (
+                sequence,
+                created_day,
+                responses,
+                acks,
+                instance,
+                server_sequence,
+                None if change is None else json.dumps(change, sort_keys=True),
+            ),
         )
         schema.set_setting(conn, "export_sequence", str(sequence))
+        if change is not None and "new_recipient" in change:
+            schema.set_setting(conn, "server_recipient", change["new_recipient"])
     try:
         counts = _write(session, out, sequence, created_day)
     except BaseException:
         with schema.transaction(conn):
-            conn.execute("UPDATE responses SET export_seq = NULL WHERE export_seq = ?", (sequence,))
-            conn.execute("UPDATE entries SET ack_seq = NULL WHERE ack_seq = ?", (sequence,))
-            conn.execute("UPDATE retained SET ack_seq = NULL WHERE ack_seq = ?", (sequence,))
-            conn.execute("DELETE FROM exports WHERE sequence = ?", (sequence,))
-            schema.set_setting(conn, "export_sequence", str(sequence - 1))
+            undo_pending(conn, sequence)
         raise
-    _finish(session, out, sequence, counts)
-    return ExportResult(sequence, out, counts[0], counts[1], completed_interrupted=False)
+    return _finish(session, out, sequence, counts)
+
+
+def undo_pending(conn: schema.Connection, sequence: int) -> None:
+    """Unnumber export `sequence`, never written (call inside a transaction): what it carried
+    waits for the next export, and what it announced is announced again."""
+    row = conn.execute("SELECT key_change FROM exports WHERE sequence = ?", (sequence,)).fetchone()
+    change = None if row is None or row[0] is None else json.loads(row[0])
+    if change is not None and "retired_recipient" in change:
+        schema.set_setting(conn, "server_recipient", change["retired_recipient"])
+    conn.execute("UPDATE responses SET export_seq = NULL WHERE export_seq = ?", (sequence,))
+    conn.execute("UPDATE entries SET ack_seq = NULL WHERE ack_seq = ?", (sequence,))
+    conn.execute("UPDATE retained SET ack_seq = NULL WHERE ack_seq = ?", (sequence,))
+    conn.execute("DELETE FROM exports WHERE sequence = ?", (sequence,))
+    if schema.get_setting(conn, "export_sequence") == str(sequence):
+        schema.set_setting(conn, "export_sequence", str(sequence - 1))
 
 
 def exports_written(session: Session) -> list[dict[str, Any]]:

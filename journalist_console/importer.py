@@ -155,6 +155,13 @@ def _import_staged(
     except bundle.UntrustedSigner as exc:
         if refusal:
             raise ImportRefused(refusal[0]) from None
+        retired = {pin.key: pin for pin in settings.retired_server_pins(session.conn)}
+        for key in bundle.signed_by(path, list(retired)):
+            # A server rebuilt after a seizure: its old key may be in other hands now.
+            raise ImportRefused(
+                f"bundle refused: it is signed by the retired server key {key.fingerprint} "
+                f"(replaced on {retired[key].retired_day}), not by the pinned server key"
+            ) from None
         if pinned is not None:
             raise ImportRefused(
                 "bundle refused: it is signed by another key, not by the pinned server key "
@@ -177,6 +184,12 @@ def _import_staged(
         raise ImportRefused(
             f"bundle comes from another server instance ({instance}), not {known}; refusing"
         )
+    for pin in settings.retired_server_pins(session.conn):
+        if pin.instance == instance:
+            raise ImportRefused(
+                f"bundle comes from the retired server instance {instance} (replaced on "
+                f"{pin.retired_day}); refusing"
+            )
     conn = session.conn
     if conn.execute(
         "SELECT 1 FROM imports WHERE instance = ? AND sequence = ?", (instance, sequence)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from journalist_console import accounts, answers, schema
+from journalist_console import accounts, answers, keyring, schema, vault_swap
 from journalist_console.home import Home, HomeLock
 from journalist_console.vault import VaultSecrets, cleanup_boxes, unlock_vault
 from keys.disk import wipe_file
@@ -46,7 +46,10 @@ class Session:
     ) -> Session:
         """Lock the home (unless the caller holds `lock`), unlock the vault, open the database.
 
-        `user` (default: the home's default investigator) must have an active account.
+        `user` (default: the home's default investigator) must have an active account. A vault
+        re-key a kill interrupted is finished or undone first, before any box is read
+        (journalist_console/vault_swap.py); key changes are settled after the account is
+        admitted (journalist_console/keyring.py).
         """
         home.require_initialised()
         own_lock = lock is None
@@ -55,19 +58,28 @@ class Session:
             held.acquire()
         try:
             name = home.resolve_user(user)
-            vault_key, vault = unlock_vault(home, passphrase, name)
-            conn = schema.connect(home.database, vault.db_key)
+            vault_swap.recover(home)
+            unlocked = unlock_vault(home, passphrase, name)
+            conn = schema.connect(home.database, unlocked.secrets.db_key)
         except BaseException:
             if own_lock:
                 held.release()
             raise
-        session = cls(home, vault, conn, name, held if own_lock else HomeLock(home), vault_key)
+        session = cls(
+            home,
+            unlocked.secrets,
+            conn,
+            name,
+            held if own_lock else HomeLock(home),
+            unlocked.vault_key,
+        )
         try:
             accounts.admit(conn, home, name)
+            session.vault = keyring.settle(home, conn, name, passphrase, unlocked)
             session.cleanup()
             # A database migrated to version 4 learns which earlier responses answered the
-            # reporter, which only the inspectorate's key can tell (see answers.settle).
-            answers.settle(conn, home, vault.identity)
+            # reporter, which only the inspectorate's keys can tell (see answers.settle).
+            answers.settle(conn, home, session.vault.identities)
         except BaseException:
             session.close()
             raise

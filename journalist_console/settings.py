@@ -13,6 +13,10 @@ change audited as `configured` or `recipient_added`:
     rendition_ocr          1: safe renditions made from now on carry an OCR text layer (0)
     server_key, server_instance, export_sequence, audit_head, audit_count
                            kept by import, export and the audit log themselves
+    server_recipient       the inspectorate key the server was last given (init, or an export
+                           that announced a new one: exporter.py)
+
+Server keys retired by a re-pin are the server_pins table (`retired_server_pins`, repin.py).
 
 Responses are sealed to the console's own inspectorate key and to every key added with
 `recipient`, so another inspectorate workstation can read them too.
@@ -20,6 +24,7 @@ Responses are sealed to the console's own inspectorate key and to every key adde
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +74,30 @@ def instance(conn: schema.Connection) -> str | None:
 def pinned_server_key(conn: schema.Connection) -> keyfiles.PublicKey | None:
     line = schema.get_setting(conn, "server_key")
     return None if line is None else keyfiles.parse_public_key(line, "verify")
+
+
+@dataclass(frozen=True)
+class RetiredPin:
+    """A server key this console trusted before a re-pin, with what it last imported from it."""
+
+    key: keyfiles.PublicKey
+    instance: str | None
+    last_sequence: int | None
+    retired_day: str
+    retired_by: str
+
+
+def retired_server_pins(conn: schema.Connection) -> list[RetiredPin]:
+    rows = conn.execute(
+        "SELECT public_key, instance, last_sequence, retired_day, retired_by FROM server_pins "
+        "ORDER BY retired_day, rowid"
+    ).fetchall()
+    return [
+        RetiredPin(
+            keyfiles.parse_public_key(row[0], "verify"), row[1], row[2], str(row[3]), str(row[4])
+        )
+        for row in rows
+    ]
 
 
 def retention_days(conn: schema.Connection) -> int:
@@ -196,8 +225,8 @@ def add_recipient(session: Session, key: keyfiles.PublicKey, label: str) -> None
     accounts.require_admin(conn, session.investigator, "add an inspectorate recipient key")
     if key.kind != "recipient":
         raise InvalidInput("not a recipient key")
-    if key.as_recipient() == session.vault.identity.public_key:
-        raise InvalidInput("that is this console's own key")
+    if key.as_recipient() in [identity.public_key for identity in session.vault.identities]:
+        raise InvalidInput("that is this console's own key (current or retired)")
     label = clean_text(label).strip()[:60] or key.fingerprint
     with schema.transaction(conn):
         conn.execute(

@@ -99,7 +99,8 @@ def add_user(
         # Last, inside the transaction: if writing the box fails nothing is recorded; a crash
         # after it leaves a box without an account, which cannot unlock and is replaced by the
         # next `user add` of that name.
-        write_user_box(session.home, name, session.vault_key, new)
+        box_key = write_user_box(session.home, name, session.vault_key, new)
+        accounts.set_box_key(conn, name, box_key.to_line())
     return accounts.require_active(conn, name)
 
 
@@ -154,7 +155,10 @@ def set_passphrase(session: Session, name: str, passphrase: Ask) -> None:
     with schema.transaction(conn):
         action = "passphrase_changed" if name == me else "passphrase_reset"
         audit.append(conn, me, action, None, {"user": name})
-        write_user_box(session.home, name, session.vault_key, new)
+        # A new box key with the new passphrase: a copy of the old box, whose passphrase may be
+        # what leaked, opens no vault key sealed from now on (a re-key reaches only this one).
+        box_key = write_user_box(session.home, name, session.vault_key, new)
+        accounts.set_box_key(conn, name, box_key.to_line())
 
 
 def edit_user(

@@ -3,15 +3,20 @@
 Layout (see docs/protocol.md, "Bundle"):
 
     magic          8  b"WBSBUNDL"
-    version        1  0x01
+    version        1  0x01 (one signer) or 0x02 (co-signed)
     manifest_len   4  u32be, at most MAX_MANIFEST_BYTES
     manifest       canonical JSON (signed bytes, exactly as written)
-    signature     64  Ed25519(signer, "wbs-manifest-v1\\0" || manifest)
+    count          1  version 2 only: the number of signatures, 1 to MAX_SIGNERS
+    signature  64 each  Ed25519(signer, "wbs-manifest-v1\\0" || manifest), in the manifest's order
     items             each manifest item's bytes, in manifest order, back to back; nothing after
 
-The manifest names its direction, its signer's verify key, a sequence number and, for each item, its
-name, size and SHA-256. A reader verifies the signature before it reads any item, checks that the
-signer is one it trusts, streams every item into a staging directory while hashing it, and only
+The manifest names its direction, its signer's verify key (version 2: `signers`, the list of keys
+that signed it), a sequence number and, for each item, its name, size and SHA-256. Version 2 exists
+for one purpose: the console's signing-key change, where one bundle is signed by the key the server
+trusts and by the new key it announces (the new key's signature proves the console holds it).
+
+A reader verifies every signature before it reads any item, checks that a signer is one it trusts,
+streams every item into a staging directory while hashing it, and only
 returns when every item matched and the file ended exactly where the manifest said. Whoever holds
 the USB stick can therefore not alter, drop, add, reorder or truncate anything unnoticed; replay is
 refused by the receivers, which remember the sequence numbers they applied.
@@ -38,6 +43,8 @@ from keys.signing import SIGNATURE_BYTES, sign_manifest, verify_manifest_bytes
 
 MAGIC = b"WBSBUNDL"
 VERSION = 1
+COSIGNED_VERSION = 2
+MAX_SIGNERS = 2
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 COPY_BLOCK = 1024 * 1024
 ITEM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
@@ -65,8 +72,13 @@ class ItemSource:
 @dataclass(frozen=True)
 class VerifiedBundle:
     manifest: dict[str, Any]
-    signer: PublicKey
+    signer: PublicKey  # the first signer (the only one of a version-1 bundle)
     items: dict[str, Path]  # item name -> verified copy in the staging directory
+    signers: tuple[PublicKey, ...] = ()  # every key whose signature verified, in manifest order
+
+    def __post_init__(self) -> None:
+        if not self.signers:
+            object.__setattr__(self, "signers", (self.signer,))
 
 
 def file_sha256(path: Path) -> str:
@@ -100,11 +112,13 @@ def write_bundle(
     body: dict[str, Any],
     items: Sequence[ItemSource],
     signing_key: nacl.signing.SigningKey,
+    co_signer: nacl.signing.SigningKey | None = None,
 ) -> dict[str, Any]:
     """Write a signed bundle atomically (temp file, fsync, rename); returns the manifest.
 
     `body` holds the sender's records (sequence number, sources, reports...). The item list is
-    computed here from the files, so the hashes always describe the bytes that follow.
+    computed here from the files, so the hashes always describe the bytes that follow. With a
+    `co_signer` the bundle is version 2, signed by both keys (in that order); without, version 1.
     """
     names = [item.name for item in items]
     if len(set(names)) != len(names) or not all(ITEM_NAME.match(name) for name in names):
@@ -113,21 +127,28 @@ def write_bundle(
     for item in items:
         size, sha256 = _hash_file(item.path)
         listed.append({"name": item.name, "size": size, "sha256": sha256})
+    keys = [signing_key] if co_signer is None else [signing_key, co_signer]
+    lines = [verify_public_key(key).to_line() for key in keys]
+    if len(set(lines)) != len(lines):
+        raise ValueError("a bundle is co-signed by two different keys")
+    version = VERSION if co_signer is None else COSIGNED_VERSION
     manifest = dict(body)
-    manifest.update(
-        format="wbs-bundle",
-        version=VERSION,
-        direction=direction,
-        signer=verify_public_key(signing_key).to_line(),
-        items=listed,
-    )
+    manifest.pop("signer", None)
+    manifest.pop("signers", None)
+    manifest.update(format="wbs-bundle", version=version, direction=direction, items=listed)
+    if version == VERSION:
+        manifest["signer"] = lines[0]
+    else:
+        manifest["signers"] = lines
     manifest_bytes = canonical_json(manifest)
-    signature = sign_manifest(manifest, signing_key)
+    signatures = b"".join(sign_manifest(manifest, key) for key in keys)
     partial = out_path.with_name(out_path.name + ".partial")
     with partial.open("wb") as out:
-        out.write(_PREFIX.pack(MAGIC, VERSION, len(manifest_bytes)))
+        out.write(_PREFIX.pack(MAGIC, version, len(manifest_bytes)))
         out.write(manifest_bytes)
-        out.write(signature)
+        if version == COSIGNED_VERSION:
+            out.write(bytes([len(keys)]))
+        out.write(signatures)
         for item, entry in zip(items, listed, strict=True):
             _copy_exact(item.path, out, entry)
         out.flush()
@@ -156,10 +177,10 @@ def _read_exactly(source: BinaryIO, size: int) -> bytes:
     return data
 
 
-def _check_manifest(manifest: Any, direction: Direction) -> list[dict[str, Any]]:
+def _check_manifest(manifest: Any, direction: Direction, version: int) -> list[dict[str, Any]]:
     if not isinstance(manifest, dict) or manifest.get("format") != "wbs-bundle":
         raise BundleError("not a bundle manifest")
-    if manifest.get("version") != VERSION:
+    if manifest.get("version") != version:
         raise BundleError("unsupported bundle version")
     if manifest.get("direction") != direction:
         raise BundleError(
@@ -192,53 +213,91 @@ def read_bundle(
     trusts_signer: Callable[[PublicKey], bool],
     staging_dir: Path,
     known_signers: Sequence[PublicKey] = (),
+    max_signers: int = 1,
 ) -> VerifiedBundle:
     """Verify a bundle whole and stage its items; raise BundleError (or a subclass) otherwise.
 
-    `trusts_signer` decides whether the manifest's signer is acceptable (pinned, or configured);
-    it is asked only after the signature has verified under that key. A reader that already knows
-    the keys it trusts passes them as `known_signers`: the signature is then checked against them
-    before a single byte of the manifest is parsed, so an unsigned file costs no JSON parsing.
+    `trusts_signer` decides whether a signer is acceptable (pinned, or configured); it is asked
+    only after every signature has verified, and one trusted signer is enough: what it signed is
+    the whole manifest. A reader that already knows the keys it trusts passes them as
+    `known_signers`: one signature must then verify under one of them before a single byte of the
+    manifest is parsed, so an unsigned file costs no JSON parsing. `max_signers` is how many
+    signatures this reader takes (1: version-1 bundles only; the server takes the console's
+    co-signed key change, 2).
     """
     try:
         source = path.open("rb")
     except OSError as exc:
         raise BundleError(f"cannot read {path}: {exc.strerror}") from exc
     with source:
-        prefix = source.read(_PREFIX.size)
-        if len(prefix) < _PREFIX.size or prefix[:8] != MAGIC:
-            raise BundleError("not a bundle file")
-        _magic, version, manifest_len = _PREFIX.unpack(prefix)
-        if version != VERSION:
-            raise BundleError(f"unsupported bundle version {version}")
-        if manifest_len > MAX_MANIFEST_BYTES:
-            raise BundleError("manifest too large")
-        manifest_bytes = _read_exactly(source, manifest_len)
-        signature = _read_exactly(source, SIGNATURE_BYTES)
-        if known_signers and not _signed_by_any(manifest_bytes, signature, known_signers):
+        version, manifest_bytes, signatures = _read_signed_head(source, max_signers)
+        if known_signers and not any(
+            _signed_by_any(manifest_bytes, signature, known_signers) for signature in signatures
+        ):
             raise UntrustedSigner("bundle is not signed by a trusted key")
         try:
             manifest = json.loads(manifest_bytes)
-            signer = parse_public_key(str(manifest["signer"]), "verify")
+            signers = _signer_keys(manifest, version, len(signatures))
         except (ValueError, KeyError, TypeError, KeyFileError, RecursionError) as exc:
             raise BundleError("manifest is unreadable") from exc
-        try:
-            verify_manifest_bytes(manifest_bytes, signature, signer.as_verify_key())
-        except SignatureError as exc:
-            raise BundleError("bundle signature does not verify") from exc
+        for signer, signature in zip(signers, signatures, strict=True):
+            try:
+                verify_manifest_bytes(manifest_bytes, signature, signer.as_verify_key())
+            except SignatureError as exc:
+                raise BundleError("bundle signature does not verify") from exc
         try:
             canonical = canonical_json(manifest)  # NaN / Infinity parse but cannot be re-encoded
         except (ValueError, RecursionError) as exc:
             raise BundleError("manifest is not in canonical form") from exc
         if canonical != manifest_bytes:
             raise BundleError("manifest is not in canonical form")
-        if not trusts_signer(signer):
-            raise UntrustedSigner(f"bundle is signed by an untrusted key ({signer.fingerprint})")
-        items = _check_manifest(manifest, direction)
+        if not any(trusts_signer(signer) for signer in signers):
+            names = ", ".join(signer.fingerprint for signer in signers)
+            raise UntrustedSigner(f"bundle is signed by an untrusted key ({names})")
+        items = _check_manifest(manifest, direction, version)
         staged = _stage_items(source, items, staging_dir)
         if source.read(1):
             raise BundleError("data follows the last item")
-    return VerifiedBundle(manifest=manifest, signer=signer, items=staged)
+    return VerifiedBundle(manifest=manifest, signer=signers[0], items=staged, signers=signers)
+
+
+def _read_signed_head(source: BinaryIO, max_signers: int) -> tuple[int, bytes, list[bytes]]:
+    """(version, manifest bytes, signatures): everything up to the first item, unparsed."""
+    prefix = source.read(_PREFIX.size)
+    if len(prefix) < _PREFIX.size or prefix[:8] != MAGIC:
+        raise BundleError("not a bundle file")
+    _magic, version, manifest_len = _PREFIX.unpack(prefix)
+    if version not in (VERSION, COSIGNED_VERSION):
+        raise BundleError(f"unsupported bundle version {version}")
+    if version == COSIGNED_VERSION and max_signers < 2:
+        # Only the server reads co-signed bundles: nothing else ever announces a key change.
+        raise BundleError("a co-signed bundle (version 2) is not accepted here")
+    if manifest_len > MAX_MANIFEST_BYTES:
+        raise BundleError("manifest too large")
+    manifest_bytes = _read_exactly(source, manifest_len)
+    count = 1
+    if version == COSIGNED_VERSION:
+        count = _read_exactly(source, 1)[0]
+        if not 1 <= count <= min(max_signers, MAX_SIGNERS):
+            raise BundleError(f"a bundle signed by {count} keys is not accepted here")
+    raw = _read_exactly(source, SIGNATURE_BYTES * count)
+    signatures = [raw[i : i + SIGNATURE_BYTES] for i in range(0, len(raw), SIGNATURE_BYTES)]
+    return version, manifest_bytes, signatures
+
+
+def _signer_keys(manifest: Any, version: int, count: int) -> tuple[PublicKey, ...]:
+    """The signers a manifest names: `signer` (version 1) or `signers` (version 2), one per
+    signature, all different."""
+    if version == VERSION:
+        if "signers" in manifest:
+            raise ValueError("a version-1 manifest names one signer")
+        return (parse_public_key(str(manifest["signer"]), "verify"),)
+    if "signer" in manifest:
+        raise ValueError("a version-2 manifest names its signers in `signers`")
+    lines = manifest["signers"]
+    if not isinstance(lines, list) or len(lines) != count or len(set(map(str, lines))) != count:
+        raise ValueError("the signers do not match the signatures")
+    return tuple(parse_public_key(str(line), "verify") for line in lines)
 
 
 def _signed_by_any(manifest_bytes: bytes, signature: bytes, keys: Sequence[PublicKey]) -> bool:
@@ -249,6 +308,21 @@ def _signed_by_any(manifest_bytes: bytes, signature: bytes, keys: Sequence[Publi
             continue
         return True
     return False
+
+
+def signed_by(path: Path, keys: Sequence[PublicKey]) -> list[PublicKey]:
+    """Which of `keys` signed the bundle at `path` (nothing parsed, nothing staged): to tell a
+    bundle signed by a retired key from one signed by a stranger. [] if unreadable."""
+    try:
+        with path.open("rb") as source:
+            _version, manifest_bytes, signatures = _read_signed_head(source, MAX_SIGNERS)
+    except (OSError, BundleError):
+        return []
+    return [
+        key
+        for key in keys
+        if any(_signed_by_any(manifest_bytes, signature, [key]) for signature in signatures)
+    ]
 
 
 def _stage_items(

@@ -12,6 +12,9 @@ import re
 import secrets
 from typing import Any
 
+from keys.errors import KeyFileError
+from keys.keyfiles import PublicKind, parse_public_key
+
 # Register numbers: "WBS-" + 8 random characters of Crockford base32 without Z (31 symbols, 39.6
 # bits, not sequential: they reveal nothing about how many reports exist) + 1 check character,
 # grouped for reading aloud: WBS-7K3M-Q2XP-M. The check is a weighted sum mod 31, which catches any
@@ -155,6 +158,40 @@ def _check_audit_head(body: dict[str, Any], name: str) -> None:
     _require(isinstance(head["hash"], str) and bool(_SHA256.match(head["hash"])), f"bad {name}")
 
 
+# What a console bundle may announce (docs/protocol.md, 9.2): a new inspectorate recipient key
+# (with the one it replaces) and a new console verify key, which must also sign that bundle.
+KEY_CHANGE_FIELDS: dict[str, PublicKind] = {
+    "new_recipient": "recipient",
+    "retired_recipient": "recipient",
+    "new_console_key": "verify",
+}
+
+
+def _is_key_line(value: Any, kind: PublicKind) -> bool:
+    if not isinstance(value, str) or len(value) > 200:
+        return False
+    try:
+        return parse_public_key(value, kind).to_line() == value
+    except KeyFileError:
+        return False
+
+
+def _check_key_change(body: dict[str, Any]) -> None:
+    if "key_change" not in body:
+        return
+    change = body["key_change"]
+    _require(
+        isinstance(change, dict) and bool(change) and set(change) <= set(KEY_CHANGE_FIELDS),
+        "bad key_change",
+    )
+    for name, kind in KEY_CHANGE_FIELDS.items():
+        if name in change:
+            _require(_is_key_line(change[name], kind), f"bad key_change {name}")
+    if "retired_recipient" in change:
+        _require("new_recipient" in change, "key_change retires a recipient key without a new one")
+        _require(change["retired_recipient"] != change["new_recipient"], "bad key_change")
+
+
 def check_server_body(body: dict[str, Any], item_names: set[str]) -> None:
     """Validate a server-to-console bundle body (see docs/protocol.md, "Records")."""
     _check_header(body)
@@ -193,6 +230,7 @@ def check_console_body(body: dict[str, Any], item_names: set[str]) -> None:
     """Validate a console-to-server bundle body (see docs/protocol.md, "Records")."""
     _check_header(body)
     _check_audit_head(body, "audit_head")
+    _check_key_change(body)
     for response in _list_of_dicts(body, "responses"):
         _require(_is_id(response.get("response_id")), "bad response_id")
         _require(_is_member(response.get("kind"), RESPONSE_KINDS), "bad response kind")

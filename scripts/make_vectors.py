@@ -458,6 +458,73 @@ def bundle_vectors() -> dict[str, Any]:
     }
 
 
+COSIGNED_ITEMS = {"r1": pattern(120)}
+
+
+def cosigned_bundle_body() -> dict[str, Any]:
+    """A console bundle announcing a key change: recipient b replaces a, and verify key T (the
+    co-signer) becomes the console's key."""
+    return {
+        "instance": "00112233445566778899aabbccddeeff",
+        "sequence": 4,
+        "created_day": "2025-03-01",
+        "responses": [
+            {"response_id": "dd" * 16, "kind": "reply", "regno": regno("7K3MQ2XP"),
+             "day": "2025-03-01", "item": "r1", "closes_report": False},
+        ],
+        "acks": [{"entry_id": "bb" * 16, "sha256": sha256(BUNDLE_ITEMS["e1"])}],
+        "audit_head": {"count": 12, "hash": "ab" * 32},
+        "key_change": {
+            "new_recipient": _key_entry("recipient", X25519_B)["line"],
+            "retired_recipient": _key_entry("recipient", X25519_A)["line"],
+            "new_console_key": _key_entry("verify", ED25519_T)["line"],
+        },
+    }  # fmt: skip
+
+
+def cosigned_bundle_vectors() -> dict[str, Any]:
+    """Version 2: the manifest names `signers`; a count byte, then one signature per signer."""
+    body = cosigned_bundle_body()
+    listed = [{"name": n, "size": len(d), "sha256": sha256(d)} for n, d in COSIGNED_ITEMS.items()]
+    seeds = [ED25519_S, ED25519_T]
+    manifest = dict(
+        body,
+        format="wbs-bundle",
+        version=2,
+        direction="console-to-server",
+        signers=[_key_entry("verify", seed)["line"] for seed in seeds],
+        items=listed,
+    )
+    manifest_bytes = canonical(manifest)
+    signatures = [
+        bytes(
+            sodium.crypto_sign(
+                MANIFEST_CONTEXT + manifest_bytes, sodium.crypto_sign_seed_keypair(seed)[1]
+            )
+        )[:64]
+        for seed in seeds
+    ]
+    data = (
+        b"WBSBUNDL"
+        + bytes([2])
+        + len(manifest_bytes).to_bytes(4, "big")
+        + manifest_bytes
+        + bytes([len(signatures)])
+        + b"".join(signatures)
+        + b"".join(COSIGNED_ITEMS.values())
+    )
+    return {
+        "signing_seeds_hex": [seed.hex() for seed in seeds],
+        "direction": "console-to-server",
+        "body": body,
+        "items": [{"name": n, "hex": d.hex()} for n, d in COSIGNED_ITEMS.items()],
+        "manifest": manifest_bytes.decode("ascii"),
+        "signatures_hex": [signature.hex() for signature in signatures],
+        "sha256": sha256(data),
+        "bundle_hex": data.hex(),
+    }
+
+
 # --- committed envelopes (random, kept once made) -----------------------------------------------
 
 _SAMPLE_REPORT = {
@@ -648,6 +715,7 @@ BUILDERS: dict[str, Builder] = {
     "codename": _deterministic(codename_vectors),
     "records": _deterministic(records_vectors),
     "bundle": _deterministic(bundle_vectors),
+    "bundle_cosigned": _deterministic(cosigned_bundle_vectors),
     "documents": _deterministic(document_vectors),
 }
 
@@ -815,6 +883,22 @@ def render(v: dict[str, Any]) -> str:
         f"- signature `{bd['signature_hex']}`",
         f"- bundle length {len(bd['bundle_hex']) // 2}, SHA-256 `{bd['sha256']}`",
         f"- first 32 bytes `{bd['bundle_hex'][:64]}`",
+        "",
+    ]
+    cb = v["bundle_cosigned"]
+    out += [
+        "### Co-signed bundle (version 2)",
+        "",
+        f"Direction `{cb['direction']}`, signed with Ed25519 seeds "
+        + " and ".join(f"`{seed}`" for seed in cb["signing_seeds_hex"])
+        + " (in that order), item `r1` (120 bytes, byte i is i mod 251); it announces recipient "
+        "`b` in place of `a` and the second signer as the console's new key. Full hex in "
+        "`tests/vectors/bundle_cosigned.json`. Manifest:",
+        "",
+        *_code(cb["manifest"], "json"),
+        *(f"- signature {n} `{sig}`" for n, sig in enumerate(cb["signatures_hex"], 1)),
+        f"- bundle length {len(cb['bundle_hex']) // 2}, SHA-256 `{cb['sha256']}`",
+        f"- first 32 bytes `{cb['bundle_hex'][:64]}`",
         "",
         END,
     ]

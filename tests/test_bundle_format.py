@@ -319,8 +319,11 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
 
 def test_version_and_size_limits(good: bytes) -> None:
     changed = bytearray(good)
-    changed[8] = 2
+    changed[8] = 3
     with pytest.raises(BundleError, match="unsupported bundle version"):
+        read(bytes(changed))
+    changed[8] = 2  # co-signed: only a reader that takes two signatures (the server) reads it
+    with pytest.raises(BundleError, match="co-signed"):
         read(bytes(changed))
     too_large = b"WBSBUNDL" + struct.pack(">BI", 1, bundle.MAX_MANIFEST_BYTES + 1)
     with pytest.raises(BundleError, match="too large"):

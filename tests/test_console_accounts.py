@@ -151,7 +151,8 @@ def test_init_accepts_another_first_user_name(
 def test_two_investigators_each_unlock_with_their_own_passphrase_only(team: Team) -> None:
     team.add("budi")
     assert _box(team, "budi").stat().st_mode & 0o077 == 0
-    assert json.loads(_box(team, "budi").read_text())["purpose"] == "wbs-console-vault-key-v1/budi"
+    box = json.loads(_box(team, "budi").read_text())
+    assert box["user"] == "budi" and box["key"]["purpose"] == "wbs-console-user-key-v2/budi"
     assert team.run("budi", "list")[0] == 0
     assert team.run("investigator", "list")[0] == 0
     code, _out, err = team.run("budi", "list", passphrase=PASSPHRASES["investigator"])

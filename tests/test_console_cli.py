@@ -122,7 +122,7 @@ def test_init_writes_public_keys_prints_fingerprints_and_unlocks_fast(
     verify = keyfiles.read_public_key(home / "console.pub", "verify")
     assert recipient.fingerprint in out and verify.fingerprint in out
     box = json.loads((home / "vault" / "users" / "investigator.box").read_text())
-    assert box["kdf"]["memory_cost_kib"] == DEFAULT_KDF.memory_cost_kib  # the real cost
+    assert box["key"]["kdf"]["memory_cost_kib"] == DEFAULT_KDF.memory_cost_kib  # the real cost
     assert b"SQLite format" not in (home / "console.db").read_bytes()[:16]  # encrypted
     started = time.monotonic()
     vault = open_vault(Home(home), PASSPHRASE.encode())

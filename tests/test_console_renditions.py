@@ -357,5 +357,5 @@ def test_a_version_4_database_gains_the_renditions_table(cli: tuple[Path, FakeSe
     finally:
         conn.close()
     with Session.open(Home(home), PASSPHRASE.encode()) as session:
-        assert schema.get_setting(session.conn, "schema_version") == "5"
+        assert schema.get_setting(session.conn, "schema_version") == str(schema.SCHEMA_VERSION)
         assert session.conn.execute("SELECT count(*) FROM renditions").fetchone()[0] == 0

@@ -10,6 +10,7 @@ import pytest
 from dropbox import instance as instance_module
 from dropbox.app import create_app
 from dropbox.cli import main as dropbox_main
+from dropbox.exchange import import_bundle
 from dropbox.service import DropBox
 from keys import keytypes, payload
 from keys.errors import NotARecipient
@@ -108,3 +109,135 @@ def test_console_key_rotation(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     signed_old = response_bundle(server, tmp_path / "2.bundle", 2, reply, signer=old_console)
     assert dropbox_main(["import", "--data", str(server.data), str(signed_old)]) == 1
     assert "trusted key" in capsys.readouterr().err
+
+
+# -- key changes the console announces in the bundles it signs (docs/protocol.md, 9.4) ----------
+
+
+def _reply(server: Site) -> list[dict[str, object]]:
+    codename = new_source(server.flask)
+    regno = submit_report(server.flask)
+    return [{"regno": regno, "kind": "reply", "source_key": server.source_public_key(codename),
+             "document": {"v": 1, "message": "halo", "author": "Inspektorat"}}]
+
+
+def _import(server: Site, path: Path) -> int:
+    return dropbox_main(["import", "--data", str(server.data), str(path)])
+
+
+def test_a_co_signed_bundle_moves_the_server_to_the_new_console_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server = make_site(tmp_path, upload_limit=64 * MiB, key_files=True)
+    reply = _reply(server)
+    old, new = server.console_signing, keytypes.new_signing_key()
+    change = {"new_console_key": verify_public_key(new).to_line()}
+    first = response_bundle(server, tmp_path / "1.bundle", 1, reply, co_signer=new,
+                            key_change=change)
+    capsys.readouterr()
+    assert _import(server, first) == 0
+    out = capsys.readouterr().out
+    assert f"console key   added    {verify_public_key(new).fingerprint}" in out
+    assert f"console key   retired  {verify_public_key(old).fingerprint}" in out
+    loaded = instance_module.load(server.data)
+    assert loaded.console_keys == (verify_public_key(new),)
+    assert [key for key, _day in loaded.retired_console_keys] == [verify_public_key(old)]
+    # Replayed, the bundle changes nothing (it is refused for its sequence number).
+    assert _import(server, first) == 1
+    assert "already applied" in capsys.readouterr().err
+    # The next bundle is signed by the new key alone; one signed by the old key alone is refused,
+    # and named as signed by a retired key.
+    old_only = response_bundle(server, tmp_path / "2-old.bundle", 2, reply, signer=old)
+    assert _import(server, old_only) == 1
+    err = capsys.readouterr().err
+    assert "retired console key" in err and "trusted key" in err
+    assert _import(server, response_bundle(server, tmp_path / "2.bundle", 2, reply,
+                                           signer=new)) == 0
+    assert keys_cli(server) == 0
+    assert "retired console key" in capsys.readouterr().out
+
+
+def test_a_key_change_written_before_a_crash_is_finished_by_importing_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """config.json is rewritten before the database commit: a crash in between leaves the new key
+    in force and the bundle unapplied; the same bundle then imports, and changes nothing more."""
+    from dropbox import db as server_db
+
+    server = make_site(tmp_path, upload_limit=64 * MiB, key_files=True)
+    reply = _reply(server)
+    new = keytypes.new_signing_key()
+    change = {"new_console_key": verify_public_key(new).to_line()}
+    bundle_path = response_bundle(server, tmp_path / "1.bundle", 1, reply, co_signer=new,
+                                  key_change=change)
+
+    def crash(*_args: object) -> None:
+        raise KeyboardInterrupt  # the process dies before the records commit
+
+    with monkeypatch.context() as patched:
+        patched.setattr(server_db, "set_meta", crash)
+        with pytest.raises(KeyboardInterrupt):
+            import_bundle(server.box, bundle_path)
+    assert instance_module.load(server.data).console_keys == (verify_public_key(new),)
+    assert server.rows()["responses"] == 0
+    config = (server.data / "config.json").read_bytes()
+    assert _import(server, bundle_path) == 0
+    assert server.rows()["responses"] == 1
+    assert (server.data / "config.json").read_bytes() == config
+
+
+def test_key_changes_the_server_refuses(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    server = make_site(tmp_path, upload_limit=64 * MiB, key_files=True)
+    reply = _reply(server)
+    old, new = server.console_signing, keytypes.new_signing_key()
+    config = (server.data / "config.json").read_bytes()
+    cases = {
+        # A new key the bundle is not signed by: nothing proves the console holds it.
+        "did not sign it": dict(key_change={"new_console_key": verify_public_key(new).to_line()}),
+        # A second signature that announces nothing.
+        "does not announce": dict(co_signer=new),
+        "does not announce ": dict(co_signer=new, key_change={
+            "new_console_key": verify_public_key(keytypes.new_signing_key()).to_line()}),
+    }
+    for number, (reason, extra) in enumerate(cases.items()):
+        path = response_bundle(server, tmp_path / f"bad-{number}.bundle", 1, reply,
+                               **extra)  # type: ignore[arg-type]
+        capsys.readouterr()
+        assert _import(server, path) == 1
+        assert reason.strip() in capsys.readouterr().err
+    assert (server.data / "config.json").read_bytes() == config
+    assert server.rows()["responses"] == 0
+    # A retired key is never taken back through a bundle.
+    change = {"new_console_key": verify_public_key(new).to_line()}
+    assert _import(server, response_bundle(server, tmp_path / "1.bundle", 1, reply,
+                                           co_signer=new, key_change=change)) == 0
+    back = {"new_console_key": verify_public_key(old).to_line()}
+    path = response_bundle(server, tmp_path / "2.bundle", 2, reply, signer=new, co_signer=old,
+                           key_change=back)
+    capsys.readouterr()
+    assert _import(server, path) == 1
+    assert "retired on" in capsys.readouterr().err
+
+
+def test_a_signed_recipient_change_seals_new_reports_to_the_new_key_only(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server = make_site(tmp_path, upload_limit=64 * MiB, key_files=True)
+    old = server.inspectorate
+    new = keytypes.new_recipient_identity()
+    reply = _reply(server)
+    change = {"new_recipient": recipient_public_key(new).to_line(),
+              "retired_recipient": recipient_public_key(old).to_line()}
+    capsys.readouterr()
+    assert _import(server, response_bundle(server, tmp_path / "1.bundle", 1, reply,
+                                           key_change=change)) == 0
+    out = capsys.readouterr().out
+    assert recipient_public_key(new).fingerprint in out and "Restart" in out
+    loaded = instance_module.load(server.data)
+    assert loaded.recipients == (recipient_public_key(new),)
+    assert [key for key, _day in loaded.retired_recipients] == [recipient_public_key(old)]
+    restarted(server)
+    new_source(server.flask)
+    after = submit_report(server.flask, what="setelah rotasi")
+    for envelope in envelopes_of(server, after):
+        assert payload.open_bytes(envelope, [new])[0]["kind"] == "report"
+        with pytest.raises(NotARecipient):
+            payload.open_bytes(envelope, [old])

@@ -297,6 +297,39 @@ def test_bundle_vector(tmp_path: Path) -> None:
     records.check_server_body(verified.manifest, set(verified.items))
 
 
+def test_cosigned_bundle_vector(tmp_path: Path) -> None:
+    cv = vector("bundle_cosigned")
+    data = bytes.fromhex(cv["bundle_hex"])
+    assert hashlib.sha256(data).hexdigest() == cv["sha256"]
+    first, second = (nacl.signing.SigningKey(bytes.fromhex(s)) for s in cv["signing_seeds_hex"])
+    sources = []
+    for item in cv["items"]:
+        path = tmp_path / f"item-{item['name']}"
+        path.write_bytes(bytes.fromhex(item["hex"]))
+        sources.append(bundle.ItemSource(item["name"], path))
+    out = tmp_path / "written.bundle"
+    manifest = bundle.write_bundle(
+        out, cv["direction"], cv["body"], sources, first, co_signer=second
+    )
+    assert canonical_json(manifest).decode() == cv["manifest"]
+    assert out.read_bytes() == data
+    committed = tmp_path / "committed.bundle"
+    committed.write_bytes(data)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    trusted = keyfiles.verify_public_key(first)
+    verified = bundle.read_bundle(
+        committed, cv["direction"], lambda k: k == trusted, staging, [trusted], max_signers=2
+    )
+    assert verified.signers == (trusted, keyfiles.verify_public_key(second))
+    for key, signature in zip((first, second), cv["signatures_hex"], strict=True):
+        assert sodium.crypto_sign_open(
+            bytes.fromhex(signature) + signing._CONTEXT + cv["manifest"].encode(),
+            bytes(key.verify_key),
+        )
+    records.check_console_body(verified.manifest, set(verified.items))
+
+
 DOCUMENT_KINDS = {
     "report": ReportDocument,
     "followup": FollowupDocument,
@@ -322,7 +355,17 @@ def test_content_document_vectors(case: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["keyfiles", "envelope", "signing", "codename", "records", "bundle", "documents"]
+    "name",
+    [
+        "keyfiles",
+        "envelope",
+        "signing",
+        "codename",
+        "records",
+        "bundle",
+        "bundle_cosigned",
+        "documents",
+    ],
 )
 def test_deterministic_vector_files_are_current(name: str) -> None:
     """Recomputing from the spec gives exactly the committed file (word lists: see above)."""
@@ -377,6 +420,8 @@ def test_document_states_the_values_the_code_produces() -> None:
     for case in vector("codename")["derivations"]:
         assert case["lookup_id"] in text and case["public_line"] in text
     assert hashlib.sha256(bytes.fromhex(vector("bundle")["bundle_hex"])).hexdigest() in text
+    cosigned = bytes.fromhex(vector("bundle_cosigned")["bundle_hex"])
+    assert hashlib.sha256(cosigned).hexdigest() in text
     # The constants the prose states.
     kdf = codename.CodenameKdfParams()
     for fact in (

@@ -15,63 +15,9 @@ from typing import Any
 
 import pytest
 
-from dropbox import instance as instance_module
-from dropbox.app import create_app
 from dropbox.cli import main as dropbox_main
-from dropbox.service import DropBox
-from journalist_console.cli import main as console_main
 from support.pages import followup_action, login, new_source, submit_report
-
-PASSPHRASE = "correct horse battery staple kopi"
-
-
-class Deployment:
-    """A console home and a server data directory, wired together by their CLIs' key files."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.home = root / "console"
-        self.data = root / "data"
-        self.passphrase_file = root / "passphrase"
-        self.passphrase_file.write_text(PASSPHRASE + "\n")
-        assert self.console("init") == 0
-        assert dropbox_main(["init", "--data", str(self.data),
-                             "--recipient", str(self.home / "inspectorate.pub"),
-                             "--console-key", str(self.home / "console.pub")]) == 0
-        self.box = DropBox(instance_module.load(self.data))
-        self.client = create_app(self.box).test_client()
-        self.bundles = 0
-
-    def console(self, *args: str) -> int:
-        return console_main([args[0], "--home", str(self.home),
-                             "--passphrase-file", str(self.passphrase_file), *args[1:]])
-
-    def bundle_path(self) -> Path:
-        self.bundles += 1
-        return self.root / f"{self.bundles}.bundle"
-
-    def to_console(self) -> Path:
-        out = self.bundle_path()
-        assert dropbox_main(["export", "--data", str(self.data), "--out", str(out)]) == 0
-        assert self.console("import", str(out), "--server-key",
-                            str(self.data / "server.pub")) == 0
-        return out
-
-    def to_server(self) -> Path:
-        out = self.bundle_path()
-        assert self.console("export", "--out", str(out)) == 0
-        assert dropbox_main(["import", "--data", str(self.data), str(out)]) == 0
-        return out
-
-    def stored_bytes(self) -> bytes:
-        return b"".join(path.read_bytes() for path in sorted(self.data.rglob("*"))
-                        if path.is_file())
-
-
-def lookup_as(deployment: Deployment, codename: str) -> str:
-    client = deployment.client.application.test_client()
-    assert login(client, codename).status_code == 303
-    return client.get("/lookup").get_data(as_text=True)
+from support.roundtrip import PASSPHRASE, Deployment, lookup_as
 
 
 @pytest.fixture(scope="module")

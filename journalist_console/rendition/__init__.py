@@ -1,4 +1,4 @@
-"""Safe renditions of reporters' files, made on the console, never on the server (issue 19).
+"""Safe renditions of reporters' files, made on the console, never on the server.
 
 Every attachment may be an attack on the workstation that holds every key, so no file from a
 reporter ever reaches a parser outside a sandbox. Documents (PDF, office formats, HTML) and

@@ -4,7 +4,7 @@ Each part of a rendition (a page image "p0001"..., the plain text "text", the OC
 is a keys.payload envelope, `store/renditions/<entry_id>-<part>.env`, sealed to this console's
 own recipient key (the inspectorate key; nothing a rendition holds ever leaves the console, so
 no other recipient is needed). Its metadata names the entry and the part, and the database row
-(table `renditions`, journalist_console/schema.py) lists every part with its SHA-256: the
+(table `renditions`, journalist_console/tables.py) lists every part with its SHA-256: the
 public inspectorate key lets anyone seal an envelope, so only a part whose digest the database
 (keyed by the vault) vouches for is ever shown.
 

@@ -294,9 +294,12 @@ def write_response_bundle(
     signer: SigningKey | None = None,
     instance_id: str | None = None,
     acks: Sequence[dict[str, str]] = (),
+    co_signer: SigningKey | None = None,
+    key_change: dict[str, str] | None = None,
 ) -> Path:
     """A genuine console-to-server bundle of these responses (default: the next sequence number
-    the server expects, its own instance, signed with the console key it trusts)."""
+    the server expects, its own instance, signed with the console key it trusts; with a
+    `co_signer`, co-signed; with a `key_change`, announcing it)."""
     if sequence is None:
         with site.box.connection() as connection:
             sequence = int(db.get_meta(connection, "console_seq", "0") or 0) + 1
@@ -325,7 +328,11 @@ def write_response_bundle(
         "responses": entries,
         "acks": list(acks),
     }
-    write_bundle(out, "console-to-server", body, items, signer or site.console_key)
+    if key_change is not None:
+        body["key_change"] = key_change
+    write_bundle(
+        out, "console-to-server", body, items, signer or site.console_key, co_signer=co_signer
+    )
     shutil.rmtree(staging)
     return out
 
@@ -354,6 +361,8 @@ def response_bundle(
     signer: SigningKey | None = None,
     instance_id: str | None = None,
     acks: list[dict[str, str]] | None = None,
+    co_signer: SigningKey | None = None,
+    key_change: dict[str, str] | None = None,
 ) -> Path:
     """The same from plain records: each has regno, kind, document (a dict, sealed as it is) and
     source_key, optionally day and closes_report; `acks` as the console writes them."""
@@ -371,4 +380,6 @@ def response_bundle(
         )
         for response in responses
     ]
-    return write_response_bundle(site, sealed, out, sequence, signer, instance_id, acks or [])
+    return write_response_bundle(
+        site, sealed, out, sequence, signer, instance_id, acks or [], co_signer, key_change
+    )
