@@ -77,11 +77,63 @@ CREATE TABLE IF NOT EXISTS audit_anchors (
     hash         TEXT NOT NULL,
     day          TEXT NOT NULL
 );
+-- Every change to what a source's /lookup page shows (a report, an entry, a response: filed,
+-- imported, deleted, forgotten) counts up meta 'views_generation'; a page computed under one
+-- number is still true while the number is the same (dropbox/service.py, views_generation).
+CREATE TRIGGER IF NOT EXISTS reports_insert_counted AFTER INSERT ON reports
+BEGIN
+    INSERT INTO meta(name, value) VALUES ('views_generation', '1')
+        ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS reports_update_counted AFTER UPDATE ON reports
+BEGIN
+    INSERT INTO meta(name, value) VALUES ('views_generation', '1')
+        ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS reports_delete_counted AFTER DELETE ON reports
+BEGIN
+    INSERT INTO meta(name, value) VALUES ('views_generation', '1')
+        ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS entries_insert_counted AFTER INSERT ON entries
+BEGIN
+    INSERT INTO meta(name, value) VALUES ('views_generation', '1')
+        ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS entries_update_counted AFTER UPDATE ON entries
+BEGIN
+    INSERT INTO meta(name, value) VALUES ('views_generation', '1')
+        ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS entries_delete_counted AFTER DELETE ON entries
+BEGIN
+    INSERT INTO meta(name, value) VALUES ('views_generation', '1')
+        ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS responses_insert_counted AFTER INSERT ON responses
+BEGIN
+    INSERT INTO meta(name, value) VALUES ('views_generation', '1')
+        ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS responses_update_counted AFTER UPDATE ON responses
+BEGIN
+    INSERT INTO meta(name, value) VALUES ('views_generation', '1')
+        ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS responses_delete_counted AFTER DELETE ON responses
+BEGIN
+    INSERT INTO meta(name, value) VALUES ('views_generation', '1')
+        ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
 """
 
 
 class DatabaseError(Exception):
     """The database cannot be opened with this key, or is not ours."""
+
+
+# What SQLCipher raises once a connection is open (its own classes, not the sqlite3 module's).
+EngineError = sqlcipher3.Error
 
 
 def connect(path: Path, key: bytes) -> sqlite3.Connection:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
-from flask_babel import format_date, format_decimal
+from babel.dates import format_date
+from flask_babel import format_decimal, get_locale
 
 
 def human_size(num_bytes: int) -> str:
@@ -21,7 +23,14 @@ def human_size(num_bytes: int) -> str:
 
 def long_day(iso_day: str) -> str:
     """A stored day (YYYY-MM-DD) as people write it: "29 November 2026", "November 29, 2026"."""
+    return _long_day(iso_day, str(get_locale() or "id"))
+
+
+# A /lookup page names the same few days many times over, and there are only so many days: each
+# is formatted once per language. The days come from the database, never from a request.
+@lru_cache(maxsize=4096)
+def _long_day(iso_day: str, locale: str) -> str:
     try:
-        return str(format_date(dt.date.fromisoformat(iso_day), format="long"))
+        return str(format_date(dt.date.fromisoformat(iso_day), format="long", locale=locale))
     except ValueError:
         return iso_day

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -114,6 +115,7 @@ class DropBox:
             *instance.codename_salts(), scheme=instance.codename_scheme
         )
         self.recipients = instance.recipient_keys
+        self._per_thread = threading.local()
 
     # -- storage plumbing -------------------------------------------------------------------
 
@@ -130,15 +132,36 @@ class DropBox:
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
-        connection = db.connect(self.db_path, self._db_key)
+        """This thread's connection to the database, opened at its first use and kept.
+
+        Opening costs more than most requests (the key check, and SQLCipher's memory security,
+        which stays on: a running server may be seized). A worker thread serves one request at
+        a time, so a thread's connection is never shared; a use that ends inside a transaction
+        is rolled back, and a connection that failed is closed and opened afresh next time.
+        """
+        connection: sqlite3.Connection | None = getattr(self._per_thread, "connection", None)
+        if connection is None:
+            connection = db.connect(self.db_path, self._db_key)
+            self._per_thread.connection = connection
         try:
             yield connection
+        except db.EngineError:
+            self.close()
+            raise
         finally:
-            connection.close()
+            if self._per_thread.connection is connection and connection.in_transaction:
+                connection.rollback()
             # The database file's mtime would tell the time of the last report, and its atime
             # (relatime updates it on a read after a write) the time of the last visit.
             coarsen_times(self.db_path)
             coarsen_times(self.instance.data_dir)
+
+    def close(self) -> None:
+        """Close this thread's connection (the others close with their threads' ends)."""
+        connection = getattr(self._per_thread, "connection", None)
+        self._per_thread.connection = None
+        if connection is not None:
+            connection.close()
 
     def sweep_orphans(self) -> int:
         """Delete committed envelopes that no row references (a crash between file and row)."""
@@ -319,10 +342,24 @@ class DropBox:
 
     # -- what a returning source sees ---------------------------------------------------
 
-    def reports_for(self, source_id: str, source_key: RecipientIdentity) -> list[ReportView]:
-        """The source's reports with statuses and replies, decrypted in memory only."""
+    def reports_for(
+        self, source_id: str, source_key: RecipientIdentity
+    ) -> tuple[int, list[ReportView]]:
+        """The source's reports with statuses and replies, decrypted in memory only, and the
+        views generation they were read at (one read transaction: a change that lands meanwhile
+        gives a later generation, so a cached copy of these views is never taken for newer)."""
         with self.connection() as connection:
-            return source_reports(connection, self.store, source_id, source_key)
+            connection.execute("BEGIN")
+            try:
+                generation = _views_generation(connection)
+                return generation, source_reports(connection, self.store, source_id, source_key)
+            finally:
+                connection.execute("COMMIT")
+
+    def views_generation(self) -> int:
+        """A number that changes whenever anything a /lookup page shows may have changed."""
+        with self.connection() as connection:
+            return _views_generation(connection)
 
     def delete_reply(self, source_id: str, response_id: str) -> bool:
         """Delete one of the source's own replies; False if it is not theirs or not a reply."""
@@ -342,3 +379,7 @@ class DropBox:
 def _source_exists(connection: sqlite3.Connection, source_id: str) -> bool:
     found = connection.execute("SELECT 1 FROM sources WHERE source_id = ?", (source_id,))
     return found.fetchone() is not None
+
+
+def _views_generation(connection: sqlite3.Connection) -> int:
+    return int(db.get_meta(connection, "views_generation", "0") or 0)

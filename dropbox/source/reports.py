@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from dropbox import forms
 from dropbox.i18n import current_language
 from dropbox.labels import CATEGORY_LABELS, RELATION_LABELS, STATUS_LABELS
+from dropbox.report_views import ReportView
 from dropbox.service import EncryptedUpload, SourceGone
 from dropbox.source.guards import (
     dropbox,
@@ -126,7 +127,7 @@ def thanks() -> Any:
 
 @login_required
 def lookup() -> str:
-    reports = dropbox().reports_for(session["source_id"], session["source_key"])
+    reports = _current_views()
     kept = session.get("followup_kept", {})
     forms_for = {}
     for report in reports:
@@ -146,6 +147,20 @@ def lookup() -> str:
             for regno, (ticket, files) in forms_for.items()
         },
     )
+
+
+def _current_views() -> list[ReportView]:
+    """The source's reports as /lookup shows them. Unsealing every reply costs more than the
+    rest of the page, so the views stay in the session (which already holds the key that opens
+    them, and is dropped at logout and expiry) for as long as the database's views generation
+    has not moved: a new reply or status, a follow-up, a deletion moves it."""
+    source_id = session["source_id"]
+    kept = session.get("views")
+    if kept is not None and kept[0] == source_id and kept[1] == dropbox().views_generation():
+        return list(kept[2])
+    generation, views = dropbox().reports_for(source_id, session["source_key"])
+    session["views"] = (source_id, generation, views)
+    return views
 
 
 def followup() -> Any:
