@@ -1,6 +1,6 @@
 """1. Envelope encryption and decryption, file to file, against libsodium's secretstream ceiling.
 
-Target: at least 70% of the ceiling each way; peak memory growth under 20 MiB. The work runs in
+Target: at least 72% of the ceiling each way; peak memory growth under 20 MiB. The work runs in
 a child process (bench/envelope_child.py) that does nothing else, so its VmHWM is ours alone.
 """
 
@@ -57,9 +57,12 @@ def run(config: Config) -> BenchResult:
     data = json.loads(completed.stdout)
     mib = size / MIB
 
+    def best(name: str, clock: int = 1) -> float:
+        """Seconds of the best round (0: wall clock, 1: CPU time)."""
+        return float(min(sample[clock] for sample in data[name]))
+
     def rate(name: str, clock: int = 0) -> float:
-        """MiB/s from the best round (0: wall clock, 1: CPU time)."""
-        return mib / float(min(sample[clock] for sample in data[name]))
+        return mib / best(name, clock)
 
     # The targets use CPU time (user + system, so the file I/O counts): on a shared 2-core
     # machine wall-clock bests swing by 2x from round to round, CPU time by a few percent.
@@ -72,7 +75,7 @@ def run(config: Config) -> BenchResult:
             cpu["encrypt"],
             cpu["push"],
             "MiB/s",
-            minimum=0.70,
+            minimum=0.72,
             note="reference: secretstream push, 64 KiB chunks, preallocated buffers",
         ),
         ratio_figure(
@@ -80,7 +83,7 @@ def run(config: Config) -> BenchResult:
             cpu["decrypt"],
             cpu["pull"],
             "MiB/s",
-            minimum=0.70,
+            minimum=0.72,
             note="reference: secretstream pull, 64 KiB chunks, preallocated buffers",
         ),
         limit_figure(
@@ -97,7 +100,13 @@ def run(config: Config) -> BenchResult:
             "MiB/s",
             reference=cpu["push"],
         ),
-        info("plain 64 KiB file copy, same disk (diagnosis)", rate("copy", 1), "MiB/s"),
+        info("plain 1 MiB file copy, same disk (diagnosis)", rate("copy", 1), "MiB/s"),
+        info(
+            "floor: ceiling plus that copy of the same bytes (diagnosis)",
+            mib / (best("push") + best("copy")),
+            "MiB/s",
+            reference=cpu["push"],
+        ),
         info("data size", mib, "MiB"),
     ]
     if not data.get("roundtrip_ok"):

@@ -99,10 +99,13 @@ def binding_push(size: int) -> Clock:
 
 
 def plain_copy(source: Path, target: Path) -> Clock:
-    """The file I/O alone: copy in 64 KiB reads and writes, as the envelope code does."""
+    """The file I/O alone, as the envelope code does it: 1 MiB reads into one buffer and 1 MiB
+    writes to a new file. With the ceiling, the floor of any file-to-file run."""
+    buffer = bytearray(envelope.streaming.BATCH_PLAIN)
+    target.unlink(missing_ok=True)
     with Clock() as clock, source.open("rb") as src, target.open("wb") as out:
-        while block := src.read(CHUNK):
-            out.write(block)
+        while got := src.readinto(buffer):
+            out.write(memoryview(buffer)[:got])
     target.unlink()
     return clock
 

@@ -59,7 +59,7 @@ class PendingFile:
         self.path = path
         self.handle: BinaryIO = path.open("xb")
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         return self.handle.write(data)
 
     def close(self) -> None:

@@ -17,9 +17,11 @@ Layout (all integers big-endian; see docs/protocol.md, "Envelope"):
 
 The file key is fresh for every envelope, so the per-envelope keys never repeat. The header MAC
 binds the stanzas to the file key (no stanza can be added, dropped or swapped); secretstream's
-chained state and final tag detect a changed, reordered, dropped or appended chunk. Memory use is
-one chunk each way whatever the size. Decryption writes plaintext as it goes and raises at the
-first bad byte: callers must write to a scratch place and keep the output only if no error came.
+chained state and final tag detect a changed, reordered, dropped or appended chunk. Files are read
+and written a batch of 16 chunks at a time (keys/streaming.py): memory use is about 1 MiB each way
+whatever the size, and an envelope of one chunk allocates only that chunk. Decryption writes
+plaintext as it goes and raises at the first bad chunk: callers must write to a scratch place and
+keep the output only if no error came.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import hmac
 import io
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from typing import BinaryIO, Protocol, Self
+from typing import BinaryIO, Protocol, Self, cast
 
 import nacl.bindings as sodium
 import nacl.encoding
@@ -37,8 +39,10 @@ import nacl.hash
 import nacl.public
 import nacl.utils
 
+from keys import streaming
 from keys.errors import (
     ChunkTampered,
+    EnvelopeError,
     HeaderTampered,
     MalformedEnvelope,
     NotARecipient,
@@ -50,21 +54,29 @@ from keys.errors import (
 MAGIC = b"WBSENV"
 VERSION = 1
 CHUNK_LOG2 = 16
-CHUNK_SIZE = 1 << CHUNK_LOG2
+CHUNK_SIZE = streaming.CHUNK_SIZE
 MAX_RECIPIENTS = 16  # bounds trial decryption: a forged header cannot make us try 65,535 stanzas
 FILE_KEY_BYTES = 32
 STANZA_BYTES = FILE_KEY_BYTES + sodium.crypto_box_SEALBYTES  # 80
 MAC_BYTES = 32
 SS_HEADER_BYTES = sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES  # 24
-ABYTES = sodium.crypto_secretstream_xchacha20poly1305_ABYTES  # 17
-TAG_MESSAGE = sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
-TAG_FINAL = sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL
+ABYTES = streaming.ABYTES  # 17
+SEALED_CHUNK = streaming.SEALED_CHUNK
+TAG_MESSAGE = streaming.TAG_MESSAGE
+TAG_FINAL = streaming.TAG_FINAL
 _FIXED = struct.Struct(">6sBBH")
 _PERSON = b"wbs-env-v1"
 
 
 class Writable(Protocol):
-    def write(self, data: bytes, /) -> object: ...
+    """Where plaintext or ciphertext goes. As with io's raw streams, `data` may be a view of a
+    buffer that is reused after the call returns: copy it to keep it."""
+
+    def write(self, data: bytes | memoryview, /) -> object: ...
+
+
+class ReadableInto(Protocol):
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
 def _subkey(file_key: bytes, label: bytes) -> bytes:
@@ -96,9 +108,9 @@ def ciphertext_length(plaintext_length: int, recipient_count: int) -> int:
 class EnvelopeWriter:
     """A write-only file object that encrypts as data arrives.
 
-    It holds at most one chunk of plaintext, so a 1 GiB upload streamed into it never sits in
-    memory. `close()` writes the final chunk; an envelope whose writer was never closed is
-    truncated by construction and will be refused on decryption.
+    It holds at most one batch of plaintext (keys/streaming.py), so a 1 GiB upload streamed into
+    it never sits in memory. `close()` writes the final chunk; an envelope whose writer was never
+    closed is truncated by construction and will be refused on decryption.
     """
 
     def __init__(self, sink: Writable, recipients: Sequence[nacl.public.PublicKey]) -> None:
@@ -111,12 +123,12 @@ class EnvelopeWriter:
             sodium.crypto_box_seal(file_key, bytes(recipient)) for recipient in recipients
         )
         header = fixed + stanzas
-        self._state = sodium.crypto_secretstream_xchacha20poly1305_state()
-        ss_header = sodium.crypto_secretstream_xchacha20poly1305_init_push(
-            self._state, _subkey(file_key, b"payload")
-        )
-        sink.write(header + _header_mac(file_key, header) + ss_header)
-        self._buffer = bytearray()
+        self._stream = streaming.Pusher(_subkey(file_key, b"payload"))
+        sink.write(header + _header_mac(file_key, header) + self._stream.header)
+        # One chunk to start with; a whole batch once more than a chunk arrives.
+        self._plain = bytearray(CHUNK_SIZE)
+        self._filled = 0
+        self._sealed = bytearray()
         self._closed = False
         self.plaintext_bytes = 0
 
@@ -124,29 +136,59 @@ class EnvelopeWriter:
         if self._closed:
             raise ValueError("write to a closed envelope")
         view = memoryview(data).cast("B")
-        self.plaintext_bytes += len(view)
         offset = 0
         while offset < len(view):
-            # A full chunk is pushed only once more data arrives: until then it may be the last
-            # one, which close() must push with the final tag.
-            if len(self._buffer) == CHUNK_SIZE:
-                self._push(bytes(self._buffer), TAG_MESSAGE)
-                self._buffer.clear()
-            take = min(CHUNK_SIZE - len(self._buffer), len(view) - offset)
-            self._buffer += view[offset : offset + take]
+            room = self._room()
+            take = min(len(room), len(view) - offset)
+            room[:take] = view[offset : offset + take]
+            room.release()
+            self._filled += take
             offset += take
+        self.plaintext_bytes += len(view)
         return len(view)
 
-    def _push(self, chunk: bytes, tag: int) -> None:
-        self._sink.write(
-            sodium.crypto_secretstream_xchacha20poly1305_push(self._state, chunk, None, tag)
-        )
+    def write_from(self, source: ReadableInto) -> None:
+        """Read `source` to its end straight into the batch buffer and encrypt it."""
+        if self._closed:
+            raise ValueError("write to a closed envelope")
+        while True:
+            room = self._room()
+            try:
+                got = source.readinto(room)
+            finally:
+                room.release()
+            if not got:
+                return
+            self._filled += got
+            self.plaintext_bytes += got
+
+    def _room(self) -> memoryview:
+        """The free part of the plaintext buffer, never empty. A full buffer is sealed except
+        for its last chunk, which may turn out to be the final one (close() seals it with the
+        final tag): it moves to the front of the buffer."""
+        if self._filled == len(self._plain):
+            if len(self._plain) < streaming.WRITER_PLAIN:
+                self._plain.extend(bytes(streaming.WRITER_PLAIN - len(self._plain)))
+            else:
+                self._seal(streaming.BATCH_PLAIN, final=False)
+                self._plain[:CHUNK_SIZE] = self._plain[streaming.BATCH_PLAIN :]
+                self._filled = CHUNK_SIZE
+        return memoryview(self._plain)[self._filled :]
+
+    def _seal(self, length: int, final: bool) -> None:
+        needed = length + max(1, -(-length // CHUNK_SIZE)) * ABYTES
+        if len(self._sealed) < needed:
+            self._sealed = bytearray(needed if final else streaming.WRITER_SEALED)
+        written = self._stream.push(self._plain, length, self._sealed, final)
+        with memoryview(self._sealed)[:written] as sealed:
+            self._sink.write(sealed)
 
     def close(self) -> None:
         if self._closed:
             return
-        self._push(bytes(self._buffer), TAG_FINAL)
-        self._buffer.clear()
+        self._seal(self._filled, final=True)
+        self._filled = 0
+        streaming.wipe(self._plain)
         self._closed = True
 
     @property
@@ -161,6 +203,8 @@ class EnvelopeWriter:
         # unusable rather than a well-formed envelope of partial data.
         if exc_type is None:
             self.close()
+        else:
+            streaming.wipe(self._plain)
 
 
 def _read_exactly(source: BinaryIO, size: int) -> bytes:
@@ -215,55 +259,111 @@ def read_header(source: BinaryIO) -> tuple[int, bytes, bytes, bytes]:
 def iter_plaintext(
     source: BinaryIO, identities: Sequence[nacl.public.PrivateKey]
 ) -> Iterator[bytes]:
-    """Yield plaintext chunks; raises an EnvelopeError subclass at the first problem.
+    """Yield the plaintext in pieces of at most one batch; raises an EnvelopeError subclass at
+    the first bad chunk.
 
     A caller that consumes the iterator to its end without an exception has the whole, authentic
     plaintext; anything it yielded before an exception must be discarded.
     """
+    for piece in iter_plaintext_views(source, identities):
+        yield bytes(piece)
+
+
+def iter_plaintext_views(
+    source: BinaryIO, identities: Sequence[nacl.public.PrivateKey]
+) -> Iterator[memoryview]:
+    """As iter_plaintext, without copies: each piece is a view of a buffer that the next one
+    overwrites (and that is zeroed at the end), so copy what must be kept."""
     count, header, mac, ss_header = read_header(source)
     file_key = _open_file_key(header[_FIXED.size :], count, identities)
     if not hmac.compare_digest(_header_mac(file_key, header), mac):
         raise HeaderTampered("envelope header was modified")
-    state = sodium.crypto_secretstream_xchacha20poly1305_state()
     try:
-        sodium.crypto_secretstream_xchacha20poly1305_init_pull(
-            state, ss_header, _subkey(file_key, b"payload")
-        )
+        stream = streaming.Puller(ss_header, _subkey(file_key, b"payload"))
     except nacl.exceptions.CryptoError as exc:
         raise ChunkTampered("bad secretstream header") from exc
-    while True:
-        sealed = _read_exactly(source, CHUNK_SIZE + ABYTES)
-        if len(sealed) < ABYTES:
-            raise TruncatedEnvelope("envelope ends before its final chunk")
+    # The first chunk alone (most envelopes are that one chunk), then whole batches.
+    sealed, plain = bytearray(SEALED_CHUNK), bytearray(CHUNK_SIZE)
+    stream.use(sealed, plain)
+    try:
+        while True:
+            got = _read_into(source, sealed)
+            opened, ended, problem = _open_batch(stream, got, len(sealed))
+            if opened:
+                with memoryview(plain)[:opened] as piece:
+                    yield piece
+            if problem is not None:
+                raise problem
+            if ended:
+                if source.read(1):
+                    raise TrailingData("data follows the final chunk")
+                return
+            if len(sealed) < streaming.BATCH_SEALED:
+                streaming.wipe(plain)
+                sealed, plain = bytearray(streaming.BATCH_SEALED), bytearray(streaming.BATCH_PLAIN)
+                stream.use(sealed, plain)
+    finally:
+        streaming.wipe(plain)
+
+
+def _read_into(source: BinaryIO, buffer: bytearray) -> int:
+    """Fill `buffer` from `source`; fewer bytes only at the end of the stream."""
+    # Every binary stream of io (files, BytesIO) has readinto; typing's BinaryIO does not say so.
+    reader = cast(ReadableInto, source)
+    filled = 0
+    with memoryview(buffer) as view:
+        while filled < len(buffer):
+            got = reader.readinto(view[filled:])
+            if not got:
+                break
+            filled += got
+    return filled
+
+
+def _open_batch(
+    stream: streaming.Puller, length: int, capacity: int
+) -> tuple[int, bool, EnvelopeError | None]:
+    """Open the chunks in the first `length` bytes of the stream's sealed buffer: (plaintext
+    bytes opened, whether the final chunk was among them, the error that stopped it). A batch
+    shorter than the buffer's `capacity` is the end of the stream, so it must end with the final
+    chunk."""
+    opened = 0
+    for start in range(0, max(length, 1), SEALED_CHUNK):
+        size = min(SEALED_CHUNK, length - start)
+        if size < ABYTES:
+            return opened, False, TruncatedEnvelope("envelope ends before its final chunk")
         try:
-            chunk, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(state, sealed, None)
-        except nacl.exceptions.CryptoError as exc:
-            raise ChunkTampered("an envelope chunk failed authentication") from exc
+            got, tag = stream.pull(start, size, opened)
+        except nacl.exceptions.CryptoError:
+            return opened, False, ChunkTampered("an envelope chunk failed authentication")
+        opened += got
         if tag == TAG_FINAL:
-            if source.read(1):
-                raise TrailingData("data follows the final chunk")
-            yield chunk
-            return
-        if tag != TAG_MESSAGE or len(sealed) != CHUNK_SIZE + ABYTES:
+            if start + size != length:
+                return opened, True, TrailingData("data follows the final chunk")
+            return opened, True, None
+        if tag != TAG_MESSAGE or size != SEALED_CHUNK:
             # Only the final chunk may be short; any other tag is not produced by this format.
-            raise ChunkTampered("unexpected chunk tag or length")
-        yield chunk
+            return opened, False, ChunkTampered("unexpected chunk tag or length")
+    if length < capacity:
+        return opened, False, TruncatedEnvelope("envelope ends before its final chunk")
+    return opened, False, None
 
 
-def encrypt(source: BinaryIO, sink: Writable, recipients: Sequence[nacl.public.PublicKey]) -> int:
+def encrypt(
+    source: ReadableInto, sink: Writable, recipients: Sequence[nacl.public.PublicKey]
+) -> int:
     """Encrypt a whole stream; returns the plaintext length."""
     with EnvelopeWriter(sink, recipients) as writer:
-        while block := source.read(CHUNK_SIZE):
-            writer.write(block)
+        writer.write_from(source)
     return writer.plaintext_bytes
 
 
 def decrypt(source: BinaryIO, sink: Writable, identities: Sequence[nacl.public.PrivateKey]) -> int:
     """Decrypt a whole stream into `sink`; returns the plaintext length. See iter_plaintext."""
     total = 0
-    for chunk in iter_plaintext(source, identities):
-        sink.write(chunk)
-        total += len(chunk)
+    for piece in iter_plaintext_views(source, identities):
+        sink.write(piece)
+        total += len(piece)
     return total
 
 

@@ -61,7 +61,8 @@ class _PayloadSplitter:
         self.content = bytearray()
         self.size = 0
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes | memoryview) -> None:
+        """Take the next piece of plaintext (a view is only read during the call)."""
         if self._meta is None:
             self._pending += chunk
             if len(self._pending) < _LENGTH.size:
@@ -106,8 +107,8 @@ def read_payload(
     As with envelope.decrypt, content written before an exception must be discarded.
     """
     splitter = _PayloadSplitter(sink, None)
-    for chunk in envelope.iter_plaintext(source, identities):
-        splitter.feed(chunk)
+    for piece in envelope.iter_plaintext_views(source, identities):
+        splitter.feed(piece)
     return splitter.meta(), splitter.size
 
 
@@ -127,6 +128,6 @@ def open_bytes(
 ) -> tuple[dict[str, Any], bytes]:
     """Decrypt a small payload in memory; `max_content` refuses anything larger mid-stream."""
     splitter = _PayloadSplitter(None, max_content)
-    for chunk in envelope.iter_plaintext(io.BytesIO(data), identities):
-        splitter.feed(chunk)
+    for piece in envelope.iter_plaintext_views(io.BytesIO(data), identities):
+        splitter.feed(piece)
     return splitter.meta(), bytes(splitter.content)

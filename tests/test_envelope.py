@@ -100,6 +100,51 @@ def test_any_size_and_any_write_pattern(size: int, pieces: list[int], recipients
     assert envelope.decrypt_bytes(data, [IDENTITIES[recipients - 1]]) == plaintext
 
 
+class Trickle(io.RawIOBase):
+    """A stream that hands out at most `step` bytes per read, as a pipe or a socket may."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data, self._offset, self._step = data, 0, step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        piece = self._data[self._offset : self._offset + min(self._step, len(buffer))]
+        buffer[: len(piece)] = piece
+        self._offset += len(piece)
+        return len(piece)
+
+
+BATCH = 16 * CHUNK  # the plaintext the writer and the reader handle per file write or read
+
+
+@pytest.mark.parametrize(
+    "size",
+    [BATCH - 1, BATCH, BATCH + 1, BATCH + CHUNK - 1, BATCH + CHUNK, BATCH + CHUNK + 1,
+     2 * BATCH, 2 * BATCH + CHUNK, 3 * BATCH - CHUNK + 5],
+)
+def test_batch_edges_stream_and_write_paths_agree(size: int) -> None:
+    """Whole files are read and written in batches of chunks: at and around every batch edge,
+    from a stream that reads short, through write() in odd pieces, and back through a reader
+    that reads short, the envelope has the format's exact length and the same plaintext."""
+    plaintext = pattern(size)
+    streamed = io.BytesIO()
+    assert envelope.encrypt(Trickle(plaintext, 40_000), streamed, [PUBLICS[0]]) == size
+    written = io.BytesIO()
+    with envelope.EnvelopeWriter(written, [PUBLICS[0]]) as writer:
+        for offset in range(0, size, 99_991):
+            writer.write(plaintext[offset : offset + 99_991])
+    for data in (streamed.getvalue(), written.getvalue()):
+        assert len(data) == envelope.ciphertext_length(size, 1)
+        out = io.BytesIO()
+        assert envelope.decrypt(Trickle(data, 30_001), out, [A]) == size  # type: ignore[arg-type]
+        assert out.getvalue() == plaintext
+        header, chunks = chunks_of(data, 1)
+        with pytest.raises((TruncatedEnvelope, ChunkTampered)):
+            envelope.decrypt_bytes(header + b"".join(chunks[:-1]), [A])
+
+
 @pytest.mark.parametrize("count", range(1, envelope.MAX_RECIPIENTS + 1))
 def test_every_recipient_decrypts(count: int) -> None:
     plaintext = pattern(300)

@@ -75,7 +75,7 @@ class _Sink:
     def __init__(self, fd: int) -> None:
         self.fd = fd
 
-    def write(self, data: bytes, /) -> int:
+    def write(self, data: bytes | memoryview, /) -> int:
         view = memoryview(data)
         while view:
             view = view[os.write(self.fd, view) :]
