@@ -103,9 +103,7 @@ def build_bundle(
         )
         report_id = new_id()
         (items_dir / report_id).write_bytes(
-            payload.seal_bytes(
-                {"kind": document.KIND}, document.to_bytes(), [recipient]
-            )
+            payload.seal_bytes({"kind": document.KIND}, document.to_bytes(), [recipient])
         )
         entries.append(
             {

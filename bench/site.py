@@ -6,6 +6,7 @@ source flow (HTML parsing as in tests/support/pages.py).
 from __future__ import annotations
 
 import contextlib
+import html
 import http.client
 import re
 import secrets
@@ -153,7 +154,7 @@ class Client:
         self.port = port
         self.timeout = timeout
         self.circuit = circuit
-        self.cookie: str | None = None
+        self.cookies: dict[str, str] = {}  # the session's and the visitor's
         self._conn: http.client.HTTPConnection | None = None
 
     def _connection(self) -> http.client.HTTPConnection:
@@ -168,6 +169,15 @@ class Client:
                 )
         return self._conn
 
+    @property
+    def cookie(self) -> str | None:
+        """The session cookie's value (None: not logged in)."""
+        return self.cookies.get(COOKIE)
+
+    @property
+    def cookie_header(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -177,8 +187,8 @@ class Client:
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> Reply:
         headers = dict(headers or {})
-        if self.cookie:
-            headers["Cookie"] = f"{COOKIE}={self.cookie}"
+        if self.cookies:
+            headers["Cookie"] = self.cookie_header
         retry_allowed = body is None or isinstance(body, bytes | str)
         for attempt in (1, 2):
             conn = self._connection()
@@ -193,9 +203,11 @@ class Client:
                     raise
         for value in response.headers.get_all("Set-Cookie") or []:
             name, _, rest = value.partition("=")
-            if name.strip() == COOKIE:
-                cookie_value = rest.split(";", 1)[0]
-                self.cookie = cookie_value or None
+            cookie_value = rest.split(";", 1)[0]
+            if cookie_value:
+                self.cookies[name.strip()] = cookie_value
+            else:
+                self.cookies.pop(name.strip(), None)
         if response.getheader("Connection", "").lower() == "close":
             self.close()
         return Reply(response.status, response.headers, data)
@@ -212,30 +224,56 @@ class Client:
         )
 
 
-def hidden(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]+)"', html)
+def hidden(page: str, name: str) -> str:
+    match = re.search(rf'<input[^>]*name="{name}"[^>]*value="([^"]*)"', page)
     if not match:
         raise RuntimeError(f"no hidden field {name} in the page")
-    return match.group(1)
+    return html.unescape(match.group(1))
+
+
+CODENAME = re.compile(r'id="codename">([^<]+)<')
+
+
+def create_form(client: Client) -> tuple[str, dict[str, str]]:
+    """GET /generate, POST /confirm: the codename, and the /create form with the words the
+    confirmation page asks for typed back."""
+    page = client.get("/generate")
+    shown = CODENAME.search(page.text)
+    if page.status != 200 or not shown:
+        raise RuntimeError(f"/generate gave {page.status}")
+    pending = hidden(page.text, "pending")
+    confirm = client.post_form("/confirm", {"pending": pending})
+    positions = [int(n) for n in re.findall(r'name="word(\d+)"', confirm.text)]
+    if confirm.status != 200 or not positions:
+        raise RuntimeError(f"/confirm gave {confirm.status}")
+    words = html.unescape(shown.group(1)).split()
+    return shown.group(1), {"pending": pending, **{f"word{n}": words[n - 1] for n in positions}}
 
 
 def new_source(client: Client) -> str:
-    """/generate then /create: returns the codename; the client is logged in afterwards."""
-    page = client.get("/generate")
-    codename = re.search(r'id="codename">([^<]+)<', page.text)
-    if page.status != 200 or not codename:
-        raise RuntimeError(f"/generate gave {page.status}")
-    created = client.post_form("/create", {"csrf_token": hidden(page.text, "csrf_token")})
-    if created.status != 302:
+    """/generate, /confirm, /create: returns the codename; the client is logged in afterwards."""
+    codename, fields = create_form(client)
+    created = client.post_form("/create", fields)
+    if created.status != 303:
         raise RuntimeError(f"/create gave {created.status}: {created.text[-300:]}")
-    return codename.group(1)
+    return codename
 
 
-def ticket(client: Client) -> str:
-    page = client.get("/submit")
+def login_form(client: Client, codename: str) -> dict[str, str]:
+    """GET /login: the login form filled in with `codename`."""
+    page = client.get("/login")
     if page.status != 200:
+        raise RuntimeError(f"/login gave {page.status}")
+    return {"token": hidden(page.text, "token"), "codename": codename}
+
+
+def submit_path(client: Client) -> str:
+    """GET /submit: where the report form posts (its single-use ticket is in the URL)."""
+    page = client.get("/submit")
+    action = re.search(r'<form method="post" action="(/submit[^"]*)"', page.text)
+    if page.status != 200 or not action:
         raise RuntimeError(f"/submit gave {page.status}")
-    return hidden(page.text, "ticket")
+    return html.unescape(action.group(1))
 
 
 REPORT_FIELDS = {
@@ -298,16 +336,19 @@ class MultipartBody:
 
 
 def post_multipart(
-    port: int, path: str, body: MultipartBody, timeout: float = 600.0
+    port: int, path: str, body: MultipartBody, timeout: float = 600.0, cookie: str = ""
 ) -> tuple[Reply, float, float]:
     """POST a streamed multipart body on a new connection: (reply, seconds until the last byte
-    was handed to the socket, seconds until the whole reply was read)."""
+    was handed to the socket, seconds until the whole reply was read). `cookie`: a Cookie
+    header (a Client's cookie_header)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         start = time.perf_counter()
         conn.putrequest("POST", path)
         conn.putheader("Content-Type", body.content_type)
         conn.putheader("Content-Length", str(body.length))
+        if cookie:
+            conn.putheader("Cookie", cookie)
         conn.endheaders()
         for chunk in body.chunks():
             conn.send(chunk)
@@ -322,18 +363,19 @@ def post_multipart(
 
 def submit_report(client: Client, fields: dict[str, str] | None = None) -> str:
     """A small report without files, posted as multipart like a browser; returns the regno."""
-    body = MultipartBody(
-        {"ticket": ticket(client), **REPORT_FIELDS, **(fields or {})}, 0, b"", filename=""
-    )
+    body = MultipartBody({**REPORT_FIELDS, **(fields or {})}, 0, b"", filename="")
     reply = client.request(
         "POST",
-        "/submit",
+        submit_path(client),
         b"".join(bytes(c) for c in body.chunks()),
         {"Content-Type": body.content_type},
     )
-    regno = re.search(r'id="regno">([^<]+)<', reply.text)
-    if reply.status != 200 or not regno:
+    if reply.status != 303:
         raise RuntimeError(f"/submit gave {reply.status}")
+    thanks = client.get("/thanks")
+    regno = re.search(r'id="regno">([^<]+)<', thanks.text)
+    if not regno:
+        raise RuntimeError(f"/thanks gave {thanks.status}")
     return regno.group(1)
 
 

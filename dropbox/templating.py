@@ -135,6 +135,11 @@ class PageCache:
             text = render()
             with self._lock:
                 self._pages.setdefault(key, text)
+        return self.fill(text, fills)
+
+    @classmethod
+    def fill(cls, text: str, fills: Mapping[str, str]) -> str:
+        """`text` with each marker replaced by its value, escaped as the template would."""
         for name, value in fills.items():
-            text = text.replace(self.marker(name), str(escape(value)))
+            text = text.replace(cls.marker(name), str(escape(value)))
         return text

@@ -15,7 +15,7 @@ from dropbox.app import create_app
 from support.bundles import Response, import_responses, reply_item, status_item
 from support.http import FlaskAgent
 from support.instances import Site, make_site
-from support.pages import Report, Reporter, hidden, notices
+from support.pages import Report, Reporter, element_text, hidden, notices
 
 RANDOM = [
     (re.compile(r'(name="(?:token|pending|csrf_token)" value=")[^"]*"'), r'\1R"'),
@@ -104,3 +104,24 @@ def test_pages_kept_in_memory_carry_each_visitors_own_ticket_and_token(tmp_path:
     assert notices(refused.text) and not notices(late.login_page().text)
     landing = [site.client().get("/").text for _ in range(2)]
     assert landing[0] == landing[1] and "WBSFILL" not in landing[0]
+
+
+def test_the_kept_codename_page_gives_each_visitor_their_own_codename(tmp_path: Path) -> None:
+    """The codename page is kept too, with the codename and its sealed token filled in per
+    visitor: two visitors never see the same codename, the page is what rendering it for that
+    visitor gives, and the kept page's token creates that very codename."""
+    site = make_site(tmp_path)
+    first, second = Reporter(site.client()), Reporter(site.client())
+    pages = []
+    for reporter in (first, second):
+        reporter.generate()
+        pages.append(reporter.agent.get("/generate").text)  # the kept page, twice each
+    assert first.codename != second.codename and first.pending != second.pending
+    assert all("WBSFILL" not in page for page in pages)
+    shown = {element_text(page, "codename") for page in pages}
+    assert len(shown) == 2 and not shown & {first.codename, second.codename}
+    fresh = Reporter(site.client()).agent.get("/generate?lang=id").text  # rendered, not kept
+    assert same(pages[0]) == same(fresh)
+    first.generate()
+    assert first.create().status == 303
+    assert "WBSFILL" not in first.open_form().text

@@ -87,7 +87,19 @@ def generate() -> Any:
         {"c": text, "p": positions, "v": form_token("pending")},
         PENDING_SECONDS,
     )
-    return render_template("generate.html", codename=text, pending=pending)
+    if request.args:
+        return render_template("generate.html", codename=text, pending=pending)
+    # The page around the codename is the same for everyone: rendered once per language, the
+    # codename and its sealed token filled in (escaped) for each visitor, never kept.
+    return pages().page(
+        ("generate", language),
+        lambda: render_template(
+            "generate.html",
+            codename=PageCache.marker("codename"),
+            pending=PageCache.marker("pending"),
+        ),
+        {"codename": text, "pending": pending},
+    )
 
 
 def generate_again() -> Any:

@@ -9,11 +9,13 @@ corrected form (bound to its ticket, gone with the session).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext, ngettext
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from dropbox import forms
@@ -127,40 +129,86 @@ def thanks() -> Any:
 
 @login_required
 def lookup() -> str:
-    reports = _current_views()
-    kept = session.get("followup_kept", {})
-    forms_for = {}
-    for report in reports:
-        waiting = kept.get(report.regno)
-        if waiting:
-            forms_for[report.regno] = (waiting["ticket"], waiting["files"])
-        else:
-            forms_for[report.regno] = (issue_ticket("followup", regno=report.regno), 0)
+    kept_views = _current_views()
+    waiting = session.get("followup_kept", {})
+    tickets = {}
+    for report in kept_views.reports:
+        kept = waiting.get(report.regno)
+        tickets[report.regno] = kept["ticket"] if kept else issue_ticket("followup", report.regno)
+    if any(waiting.get(report.regno) for report in kept_views.reports):
+        # A form with files kept from a refused try says so: rendered for this request only.
+        cards = _cards(
+            kept_views.reports,
+            {
+                regno: (url_for("source.followup", ticket=ticket), _kept_files(waiting, regno))
+                for regno, ticket in tickets.items()
+            },
+        )
+    else:
+        language = current_language()
+        if language not in kept_views.cards:
+            kept_views.cards[language] = _cards(
+                kept_views.reports,
+                {
+                    report.regno: (
+                        url_for("source.followup", ticket=PageCache.marker(f"ticket{index}")),
+                        0,
+                    )
+                    for index, report in enumerate(kept_views.reports)
+                },
+            )
+        cards = PageCache.fill(
+            kept_views.cards[language],
+            {f"ticket{index}": tickets[r.regno] for index, r in enumerate(kept_views.reports)},
+        )
+    # Rendered by Jinja with autoescaping, the filled tickets escaped too (PageCache.fill).
+    return render_template("lookup.html", cards=Markup(cards))  # noqa: S704
+
+
+def _kept_files(waiting: dict[str, Any], regno: str) -> int:
+    kept = waiting.get(regno)
+    return int(kept["files"]) if kept else 0
+
+
+def _cards(reports: list[ReportView], followup_forms: dict[str, tuple[str, int]]) -> str:
     return render_template(
-        "lookup.html",
+        "_report_cards.html",
         reports=reports,
         statuses=STATUS_LABELS,
         categories=CATEGORY_LABELS,
         followup_limit=forms.FOLLOWUP_LIMIT,
-        followup_forms={
-            regno: (url_for("source.followup", ticket=ticket), files)
-            for regno, (ticket, files) in forms_for.items()
-        },
+        followup_forms=followup_forms,
     )
 
 
-def _current_views() -> list[ReportView]:
-    """The source's reports as /lookup shows them. Unsealing every reply costs more than the
-    rest of the page, so the views stay in the session (which already holds the key that opens
-    them, and is dropped at logout and expiry) for as long as the database's views generation
-    has not moved: a new reply or status, a follow-up, a deletion moves it."""
+@dataclass
+class KeptViews:
+    """A session's decrypted reports as of one views generation, and their report cards as
+    rendered per language (each follow-up form's ticket a marker, filled in per request)."""
+
+    source_id: str
+    generation: int
+    reports: list[ReportView]
+    cards: dict[str, str] = field(default_factory=dict)
+
+
+def _current_views() -> KeptViews:
+    """The source's reports as /lookup shows them. Unsealing every reply, and rendering them,
+    costs more than the rest of the page, so both stay in the session (which already holds the
+    key that opens them, and is dropped at logout and expiry) for as long as the database's
+    views generation has not moved: a new reply or status, a follow-up, a deletion moves it."""
     source_id = session["source_id"]
     kept = session.get("views")
-    if kept is not None and kept[0] == source_id and kept[1] == dropbox().views_generation():
-        return list(kept[2])
-    generation, views = dropbox().reports_for(source_id, session["source_key"])
-    session["views"] = (source_id, generation, views)
-    return views
+    if (
+        isinstance(kept, KeptViews)
+        and kept.source_id == source_id
+        and kept.generation == dropbox().views_generation()
+    ):
+        return kept
+    generation, reports = dropbox().reports_for(source_id, session["source_key"])
+    fresh = KeptViews(source_id, generation, reports)
+    session["views"] = fresh
+    return fresh
 
 
 def followup() -> Any:
