@@ -84,7 +84,7 @@ def direct_phase(
         for _ in range(LOGINS):
             client = site.Client(port, timeout=90)
             page = client.get("/login")
-            sessions.append((client, site.hidden(page.text, "csrf_token")))
+            sessions.append((client, site.hidden(page.text, "token")))
         counts: dict[Any, int] = {}
         login_latencies: list[float] = []
         lock = threading.Lock()
@@ -100,7 +100,7 @@ def direct_phase(
                 began = time.perf_counter()
                 try:
                     reply = client.post_form(
-                        "/login", {"csrf_token": token, "codename": codename.generate("id")}
+                        "/login", {"token": token, "codename": codename.generate("id")}
                     )
                     status: Any = reply.status
                 except (OSError, http.client.HTTPException) as exc:

@@ -95,28 +95,24 @@ class Tries:
 
 
 def honest_try(port: int, circuit: int, kind: str, text: str, tries: Tries) -> None:
-    """One try on a fresh circuit: GET the form, POST it; "ok" is the 302 onwards."""
+    """One try on a fresh circuit: get the form (for /create: the codename page and its
+    confirmation), POST it; "ok" is the 303 onwards."""
     client = CountingClient(port, timeout=TRY_TIMEOUT, circuit=circuit)
-    page_path, post_path, onwards = (
-        ("/generate", "/create", "/submit") if kind == "create" else ("/login", "/login", "/lookup")
-    )
+    post_path, onwards = ("/create", "/submit") if kind == "create" else ("/login", "/lookup")
     began = time.perf_counter()
     try:
-        page = client.get(page_path)
-        if page.status != 200:
-            outcome = f"GET {page_path} {page.status} ({origin(page)})"
+        if kind == "create":
+            _, fields = site.create_form(client)
         else:
-            fields = {"csrf_token": site.hidden(page.text, "csrf_token")}
-            if kind == "login":
-                fields["codename"] = text
-            reply = client.post_form(post_path, fields)
-            location = reply.headers.get("Location") or ""
-            if reply.status == 302 and location.endswith(onwards):
-                outcome = "ok"
-            else:
-                outcome = f"POST {post_path} {reply.status} ({origin(reply)})"
+            fields = site.login_form(client, text)
+        reply = client.post_form(post_path, fields)
+        location = reply.headers.get("Location") or ""
+        if reply.status == 303 and location.endswith(onwards):
+            outcome = "ok"
+        else:
+            outcome = f"POST {post_path} {reply.status} ({origin(reply)})"
     except (OSError, http.client.HTTPException, RuntimeError) as exc:
-        outcome = f"{type(exc).__name__}"
+        outcome = f"{type(exc).__name__}: {str(exc)[:60]}"
     finally:
         client.close()
     tries.add(time.perf_counter() - began, outcome, client.connections)
@@ -151,18 +147,14 @@ def honest_upload(
         client = site.Client(port, timeout=120, circuit=honest.new())
         try:
             site.new_source(client)
-            body = site.MultipartBody(
-                {"ticket": site.ticket(client), **site.REPORT_FIELDS},
-                UPLOAD_BYTES,
-                b"wbs-bench-5-upload",
-            )
+            body = site.MultipartBody(site.REPORT_FIELDS, UPLOAD_BYTES, b"wbs-bench-5-upload")
             reply = client.request(
                 "POST",
-                "/submit",
+                site.submit_path(client),
                 b"".join(bytes(chunk) for chunk in body.chunks()),
                 {"Content-Type": body.content_type},
             )
-            if reply.status == 200 and 'id="regno"' in reply.text:
+            if reply.status == 303 and (reply.headers.get("Location") or "").endswith("/thanks"):
                 upload.done = True
                 upload.seconds = time.perf_counter() - began
                 upload.attempts.append("ok")
@@ -248,7 +240,7 @@ def summarize_flood(report: dict[str, Any]) -> dict[str, int]:
     return {
         "429": total(lambda k: " 429 " in k),
         "503": total(lambda k: " 503 " in k),
-        "checks": total(lambda k: k.startswith(("login POST 400", "create POST 302"))),
+        "checks": total(lambda k: k.startswith(("login POST 400", "create POST 303"))),
         "requests": total(lambda k: not k.startswith("trickle")),
         "dropped": total(lambda k: " connection " in k),
         "cut408": total(lambda k: k == "trickle cut 408"),
@@ -385,7 +377,7 @@ def proxy_phase(
             "attacker codename checks that reached the site (proxy)",
             summary["checks"],
             "checks",
-            note="wrong-codename logins answered 400 + attacker /create answered 302",
+            note="wrong-codename logins answered 400 + attacker /create answered 303",
         ),
         info("attacker requests answered 429 (proxy)", summary["429"], "requests"),
         info("attacker requests answered 503 (proxy)", summary["503"], "requests"),

@@ -3,9 +3,9 @@
 
 Through HAProxy, as K Tor circuits (PROXY protocol lines, see bench/circuits.py):
 - `--threads` threads of codename checks spread over the circuits; each stays on its circuit and
-  its keep-alive connection, and loops: GET /login (or /generate) for the CSRF token, then POST
-  /login with a fresh well-formed wrong codename (or POST /create); half the threads log in,
-  half create. At most `--attempts` loops per thread.
+  its keep-alive connection, and loops: GET /login for its token, then POST /login with a fresh
+  well-formed wrong codename (or GET /generate, POST /confirm, then POST /create with the words
+  asked); half the threads log in, half create. At most `--attempts` loops per thread.
 - `--trickles` connections spread over the circuits that each send a request head one byte every
   `--trickle-interval` seconds and open a new connection when the proxy cuts or refuses theirs.
 
@@ -32,7 +32,10 @@ from bench.circuits import ATTACKER_BASE, open_stream
 from bench.site import Client
 from keys import codename
 
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+TOKEN = re.compile(r'name="token" value="([^"]+)"')
+PENDING = re.compile(r'name="pending" value="([^"]+)"')
+CODENAME = re.compile(r'id="codename">([^<]+)<')
+WORD = re.compile(r'name="word(\d+)"')
 # Long enough never to complete at one byte per interval within any run of the benchmark.
 TRICKLE_HEAD = b"GET / HTTP/1.1\r\nHost: " + b"a" * 120 + b"\r\n\r\n"
 
@@ -69,24 +72,42 @@ def origin(reply: http.client.HTTPMessage) -> str:
     return "proxy" if (reply.get("Connection") or "").lower() == "close" else "site"
 
 
+def _form(client: Client, kind: str) -> tuple[str, dict[str, str] | None]:
+    """The form to post, as a browser gets it: GET /login (its token); or GET /generate, then
+    POST /confirm for the words to type back. (None, and what refused it) when refused."""
+    page = client.get("/login" if kind == "login" else "/generate")
+    if page.status != 200:
+        return f"{kind} GET {page.status} {origin(page.headers)}", None
+    if kind == "login":
+        token = TOKEN.search(page.text)
+        if token is None:
+            return f"{kind} GET no token", None
+        return "", {"token": token.group(1), "codename": codename.generate("id")}
+    shown, pending = CODENAME.search(page.text), PENDING.search(page.text)
+    if shown is None or pending is None:
+        return f"{kind} GET no codename", None
+    confirm = client.post_form("/confirm", {"pending": pending.group(1)})
+    if confirm.status != 200:
+        return f"{kind} confirm {confirm.status} {origin(confirm.headers)}", None
+    words = shown.group(1).split()
+    typed = {f"word{n}": words[int(n) - 1] for n in WORD.findall(confirm.text)}
+    return "", {"pending": pending.group(1), **typed}
+
+
 def checker(flood: Flood, port: int, circuit: int, kind: str, attempts: int, pause: float) -> None:
     client = Client(port, timeout=30, circuit=circuit)
-    page_path, post_path = ("/login", "/login") if kind == "login" else ("/generate", "/create")
+    post_path = "/login" if kind == "login" else "/create"
     try:
         for _ in range(attempts):
             if flood.over():
                 return
             refused = False
             try:
-                page = client.get(page_path)
-                token = TOKEN.search(page.text) if page.status == 200 else None
-                if token is None:
-                    flood.count(f"{kind} GET {page.status} {origin(page.headers)}")
+                why, fields = _form(client, kind)
+                if fields is None:
+                    flood.count(why)
                     refused = True
                 else:
-                    fields = {"csrf_token": token.group(1)}
-                    if kind == "login":
-                        fields["codename"] = codename.generate("id")
                     reply = client.post_form(post_path, fields)
                     flood.count(f"{kind} POST {reply.status} {origin(reply.headers)}")
                     refused = reply.status in (429, 503)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import sqlcipher3
 
@@ -332,9 +334,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         err("interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
-        err(f"unexpected {type(exc).__name__}: {exc}")
+        err(f"unexpected {type(exc).__name__} ({_where(exc)}): {exc}")
         return EXIT_INTERNAL
     return EXIT_ERROR
+
+
+def _where(exc: BaseException) -> str:
+    """Where an unexpected error was raised (the innermost file and line, in the project's own
+    code when it passed through it): enough for a bug report, without a traceback."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [
+        frame
+        for frame in frames
+        if "/journalist_console/" in frame.filename or "/keys/" in frame.filename
+    ]
+    frame = (ours or frames or [None])[-1]
+    if frame is None:
+        return "unknown place"
+    parts = Path(frame.filename).parts
+    return f"{'/'.join(parts[-2:])}:{frame.lineno}"
 
 
 if __name__ == "__main__":

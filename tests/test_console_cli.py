@@ -149,6 +149,25 @@ def test_wrong_passphrase_is_one_clear_line(env: Env) -> None:
     assert out == ""
 
 
+def test_an_unexpected_error_is_one_line_that_says_where(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug (here one planted in the account check every unlock runs) gives exit 70 and one
+    line naming the error and the file and line it came from: what a bug report needs, and no
+    traceback on the investigator's screen."""
+    from journalist_console import accounts
+
+    def planted(*_: object) -> None:
+        b"\xa8".decode("utf-8")
+
+    monkeypatch.setattr(accounts, "wipe_removed_boxes", planted)
+    code, out, err = env.run("list")
+    assert code == 70
+    assert "Traceback" not in out + err and err.count("\n") == 1
+    # The innermost frame in the console's own code: here, the line that called the planted bug.
+    assert "unexpected UnicodeDecodeError (journalist_console/session.py:" in err
+
+
 def test_missing_home_and_missing_passphrase_file_are_clear(env: Env) -> None:
     env.capsys.readouterr()
     assert main(["list", "--home", str(env.tmp / "nowhere"), "--passphrase-file", str(env.pp)]) == 1
