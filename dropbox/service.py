@@ -3,8 +3,9 @@ reports and responses (read by dropbox.report_views), delete replies. Routes orc
 module does; keys/ encrypts.
 
 Ordering rule for everything stored: envelopes are written and committed to the store first, the
-database rows last, in one transaction. A crash in between leaves unreferenced envelopes, which
-`sweep_orphans` removes at start-up; it never leaves a row that points at nothing.
+database rows last, in one transaction. A failure in between deletes the envelopes already
+written; a crash in between leaves unreferenced envelopes, which `sweep_orphans` removes at
+start-up. Neither ever leaves a row that points at nothing.
 """
 
 from __future__ import annotations
@@ -221,22 +222,41 @@ class DropBox:
 
     # -- submissions ----------------------------------------------------------------------
 
-    def _commit_uploads(self, uploads: Sequence[EncryptedUpload]) -> list[tuple[str, int]]:
+    @contextmanager
+    def _items_until_rows(self) -> Iterator[list[str]]:
+        """The ids of the items a submission writes, deleted again if anything fails before
+        their rows are committed (a full disk while the last file is sealed, a forgotten
+        source): a failed submission leaves no envelope behind, not even until the next
+        start-up's sweep."""
+        written: list[str] = []
+        try:
+            yield written
+        except BaseException:
+            self._delete_items(written)
+            raise
+
+    def _commit_uploads(
+        self, uploads: Sequence[EncryptedUpload], written: list[str]
+    ) -> list[tuple[str, int]]:
         committed = []
         for upload in uploads:
             upload.finish()
             entry_id = new_id()
             self.store.commit(upload.pending, entry_id)
             upload.committed = True
+            written.append(entry_id)
             committed.append((entry_id, upload.size))
         return committed
 
-    def _write_document(self, document: ReportDocument | FollowupDocument) -> tuple[str, int]:
+    def _write_document(
+        self, document: ReportDocument | FollowupDocument, written: list[str]
+    ) -> tuple[str, int]:
         content = document.to_bytes()
         entry_id = new_id()
         self.store.write_item(
             entry_id, payload.seal_bytes({"kind": document.KIND}, content, self.recipients)
         )
+        written.append(entry_id)
         return entry_id, len(content)
 
     def source_exists(self, source_id: str) -> bool:
@@ -253,10 +273,10 @@ class DropBox:
         card = payload.seal_bytes(
             {"kind": "card"}, canonical_json({"category": fields.get("category", "")}), [source_key]
         )
-        report_id, report_size = self._write_document(ReportDocument(**fields))
-        files = self._commit_uploads(uploads)
         day = today()
-        try:
+        with self._items_until_rows() as written:
+            files = self._commit_uploads(uploads, written)
+            report_id, report_size = self._write_document(ReportDocument(**fields), written)
             with self.connection() as connection, db.transaction(connection):
                 if not _source_exists(connection, source_id):
                     raise SourceGone(source_id)
@@ -268,9 +288,6 @@ class DropBox:
                 self._insert_entry(connection, report_id, regno, "report", None, day, report_size)
                 for entry_id, size in files:
                     self._insert_entry(connection, entry_id, regno, "file", report_id, day, size)
-        except SourceGone:
-            self._delete_items([report_id, *(entry_id for entry_id, _ in files)])
-            raise
         return regno
 
     def _public_key_or_gone(self, source_id: str) -> RecipientKey:
@@ -292,10 +309,10 @@ class DropBox:
             raise SourceGone(source_id)
         if not self.owns_report(source_id, regno):
             raise LookupError("no such report for this source")
-        followup_id, size = self._write_document(FollowupDocument(message))
-        files = self._commit_uploads(uploads)
         day = today()
-        try:
+        with self._items_until_rows() as written:
+            files = self._commit_uploads(uploads, written)
+            followup_id, size = self._write_document(FollowupDocument(message), written)
             with self.connection() as connection, db.transaction(connection):
                 if not _source_exists(connection, source_id):
                     raise SourceGone(source_id)
@@ -304,9 +321,6 @@ class DropBox:
                     self._insert_entry(
                         connection, entry_id, regno, "file", followup_id, day, file_size
                     )
-        except SourceGone:
-            self._delete_items([followup_id, *(entry_id for entry_id, _ in files)])
-            raise
 
     @staticmethod
     def _unused_regno(connection: sqlite3.Connection) -> str:

@@ -348,9 +348,10 @@ def _where(exc: BaseException) -> str:
         for frame in frames
         if "/journalist_console/" in frame.filename or "/keys/" in frame.filename
     ]
-    frame = (ours or frames or [None])[-1]
-    if frame is None:
+    candidates = ours or list(frames)
+    if not candidates:
         return "unknown place"
+    frame = candidates[-1]
     parts = Path(frame.filename).parts
     return f"{'/'.join(parts[-2:])}:{frame.lineno}"
 
