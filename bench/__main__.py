@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scale",
         type=float,
         default=1.0,
-        help="scale the issue's sizes (default 1.0 = the issue's sizes)",
+        help="scale the benchmarks' sizes (default 1.0 = full size)",
     )
     parser.add_argument("--keep", action="store_true", help="keep temporary directories")
     return parser.parse_args(argv)
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = (
         "quick sizes (--quick)"
         if args.quick
-        else "the issue's sizes"
+        else "full sizes"
         if args.scale == 1.0
         else f"sizes scaled by {args.scale:g}"
     )

@@ -44,7 +44,7 @@ MIN_FLOOD = 17.0  # long enough for trickling heads to reach the proxy's 15 s re
 ATTACKER_PAUSE = 0.1
 TRY_TIMEOUT = 30.0  # per request of an honest try
 FAILED_TRY = 60.0  # what a failed honest try counts as in the percentiles (it never succeeded)
-HONEST_SECONDS = 5.0  # issue 14: /create and login succeed within 5 s at p95
+HONEST_SECONDS = 5.0  # /create and login succeed within 5 s at p95
 UPLOAD_BYTES = 4 * MIB
 
 

@@ -7,7 +7,7 @@ poppler to pixels, raw RGB out), builds the PNG pages and the image-only PDF, st
 rendition encrypted and writes `<name>.safe.pdf`: the whole path an investigator's `save` takes.
 
 Time is the command's wall time, with `list` on the same home (start-up plus the passphrase's
-argon2id run) measured alongside as the reference; the target (issue 19) is under 30 s on 2
+argon2id run) measured alongside as the reference; the target is under 30 s on 2
 cores. Memory, sampled every 50 ms over every process the command starts (the console, bwrap,
 LibreOffice, poppler, Python in the sandbox): the console process's own peak, the largest peak of
 any one process (VmHWM), and the peak of their sum. A second run with OCR on (tesseract,

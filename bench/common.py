@@ -35,11 +35,11 @@ GIB = 1024 * MIB
 @dataclass
 class Config:
     quick: bool = False
-    scale: float = 1.0  # applied to the issue's sizes (quick mode sets a smaller scale)
+    scale: float = 1.0  # applied to the full sizes (quick mode sets a smaller scale)
     keep: bool = False  # keep temporary directories for inspection
 
     def size(self, full: int, quick: int) -> int:
-        """A byte count or item count: the issue's figure, or the quick one."""
+        """A byte count or item count: the full-size figure, or the quick one."""
         return quick if self.quick else max(1, int(full * self.scale))
 
     def seconds(self, full: float, quick: float) -> float:
