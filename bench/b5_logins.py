@@ -1,7 +1,7 @@
 """5. Codename checks under a flood: straight to waitress, then through HAProxy as Tor circuits.
 
 Phase 1, straight to waitress (the demo path, no proxy): 64 sessions are prepared first (GET
-/login for the cookie and CSRF token each). Then 64 threads post wrong codenames (well-formed,
+/login for the cookie and form token each). Then 64 threads post wrong codenames (well-formed,
 freshly generated, so every one costs the real argon2id derivation) back to back until the
 deadline; meanwhile the landing page is requested open-loop every 100 ms, each request on a new
 connection like a new visitor, so a slow answer does not hide the ones that would have followed.
@@ -14,8 +14,9 @@ Phase 2, the deployed path: `deploy/haproxy.cfg` as shipped, on loopback in fron
 service sends, its source address naming a Tor circuit (bench/circuits.py). A separate process
 (bench/flood.py) is 8 attacker circuits: 64 threads of bad logins and /create, each on its
 circuit, plus 200 trickling connections. Meanwhile honest reporters, each try on a fresh
-circuit: N tries of /create (GET /generate, POST /create), N tries of login with a real codename
-(GET /login, POST /login), the landing page every 100 ms, and one report with a 4 MiB attachment.
+circuit: N tries of /create (GET /generate, POST /confirm, POST /create), N tries of login
+with a real codename (GET /login, POST /login), the landing page every 100 ms, and one report
+with a 4 MiB attachment.
 Targets: honest /create and login each N/N, p95 <= 5 s; landing p99 < 250 ms; the
 upload completes.
 """

@@ -31,6 +31,7 @@ from bench.common import (
     stop_process,
 )
 from bench.probes import PROBE_INTERVAL, probe_landing
+from bench.site import origin
 
 ATTACKER_CIRCUITS = 8
 ATTACKER_THREADS = 64
@@ -65,11 +66,6 @@ class CountingClient(site.Client):
         if self._conn is None:
             self.connections += 1
         return super()._connection()
-
-
-def origin(reply: site.Reply) -> str:
-    """HAProxy's own error pages (deploy/haproxy-errors) say `Connection: close`."""
-    return "proxy" if (reply.headers.get("Connection") or "").lower() == "close" else "site"
 
 
 @dataclass
@@ -402,13 +398,15 @@ def proxy_phase(
         f"serve` of the same instance; every connection opens with tor's PROXY line naming its "
         f"circuit): a separate process is {ATTACKER_CIRCUITS} attacker circuits, "
         f"{ATTACKER_THREADS} threads (half wrong-codename logins, half /create; each on one "
-        f"circuit and keep-alive connection: GET the form for its CSRF token, then POST; "
+        f"circuit and keep-alive connection: GET the form for its token "
+        f"(for /create also POST /confirm for the words asked back), then POST; "
         f"{ATTACKER_PAUSE:g} s pause after a refusal or a dropped connection, none otherwise; "
         f"at most 2000 loops each) and {TRICKLES} connections sending a request head "
         f"one byte every 2 s, reopened when cut; it ran {flood_seconds:.1f} s and used "
         f"{report.get('cpu_seconds', 0):.1f} s of CPU (HAProxy {proxy_cpu:.1f} s, the site "
         f"{site_cpu:.1f} s). After {WARM_UP:.0f} s of flood, honest "
-        f"tries each on a fresh circuit: {tries} of /create (GET /generate, POST /create) and "
+        f"tries each on a fresh circuit: {tries} of /create "
+        f"(GET /generate, POST /confirm, POST /create) and "
         f"{tries} of login with a real codename (GET /login, POST /login), one every "
         f"{spacing:g} s each, interleaved; the landing page every {PROBE_INTERVAL * 1000:.0f} ms "
         f"(idle reference: 2 s before the flood); one new reporter filing a report with a "

@@ -21,21 +21,17 @@ import argparse
 import http.client
 import json
 import random
-import re
 import resource
 import sys
 import threading
 import time
 from collections import Counter
 
+from bench import site
 from bench.circuits import ATTACKER_BASE, open_stream
-from bench.site import Client
+from bench.site import Client, origin
 from keys import codename
 
-TOKEN = re.compile(r'name="token" value="([^"]+)"')
-PENDING = re.compile(r'name="pending" value="([^"]+)"')
-CODENAME = re.compile(r'id="codename">([^<]+)<')
-WORD = re.compile(r'name="word(\d+)"')
 # Long enough never to complete at one byte per interval within any run of the benchmark.
 TRICKLE_HEAD = b"GET / HTTP/1.1\r\nHost: " + b"a" * 120 + b"\r\n\r\n"
 
@@ -66,32 +62,18 @@ class Flood:
         return self.stop.is_set() or time.monotonic() >= self.deadline
 
 
-def origin(reply: http.client.HTTPMessage) -> str:
-    """HAProxy's own error pages (deploy/haproxy-errors) say `Connection: close`; the site's
-    answers, relayed by the proxy, do not."""
-    return "proxy" if (reply.get("Connection") or "").lower() == "close" else "site"
-
-
 def _form(client: Client, kind: str) -> tuple[str, dict[str, str] | None]:
     """The form to post, as a browser gets it: GET /login (its token); or GET /generate, then
     POST /confirm for the words to type back. (None, and what refused it) when refused."""
-    page = client.get("/login" if kind == "login" else "/generate")
-    if page.status != 200:
-        return f"{kind} GET {page.status} {origin(page.headers)}", None
-    if kind == "login":
-        token = TOKEN.search(page.text)
-        if token is None:
-            return f"{kind} GET no token", None
-        return "", {"token": token.group(1), "codename": codename.generate("id")}
-    shown, pending = CODENAME.search(page.text), PENDING.search(page.text)
-    if shown is None or pending is None:
-        return f"{kind} GET no codename", None
-    confirm = client.post_form("/confirm", {"pending": pending.group(1)})
-    if confirm.status != 200:
-        return f"{kind} confirm {confirm.status} {origin(confirm.headers)}", None
-    words = shown.group(1).split()
-    typed = {f"word{n}": words[int(n) - 1] for n in WORD.findall(confirm.text)}
-    return "", {"pending": pending.group(1), **typed}
+    try:
+        if kind == "login":
+            return "", site.login_form(client, codename.generate("id"))
+        return "", site.create_form(client)[1]
+    except site.Refused as refused:
+        reply = refused.reply
+        return f"{kind} {refused.step} {reply.status} {origin(reply)}", None
+    except RuntimeError:  # a page without the form's fields (bench/site.py `hidden`)
+        return f"{kind} form unreadable", None
 
 
 def checker(flood: Flood, port: int, circuit: int, kind: str, attempts: int, pause: float) -> None:
@@ -109,7 +91,7 @@ def checker(flood: Flood, port: int, circuit: int, kind: str, attempts: int, pau
                     refused = True
                 else:
                     reply = client.post_form(post_path, fields)
-                    flood.count(f"{kind} POST {reply.status} {origin(reply.headers)}")
+                    flood.count(f"{kind} POST {reply.status} {origin(reply)}")
                     refused = reply.status in (429, 503)
             except (OSError, http.client.HTTPException) as error:
                 flood.count(f"{kind} connection {type(error).__name__}")

@@ -231,6 +231,22 @@ def hidden(page: str, name: str) -> str:
     return html.unescape(match.group(1))
 
 
+def origin(reply: Reply) -> str:
+    """Who answered behind HAProxy: its own error pages (deploy/haproxy-errors) say
+    `Connection: close`; the site's answers, relayed by the proxy, do not."""
+    return "proxy" if (reply.headers.get("Connection") or "").lower() == "close" else "site"
+
+
+class Refused(RuntimeError):
+    """A step of the reporter's journey answered with something other than its form: `step`
+    names it ("GET", "confirm"), `reply` is what came back."""
+
+    def __init__(self, path: str, step: str, reply: Reply) -> None:
+        super().__init__(f"{path} gave {reply.status}")
+        self.step = step
+        self.reply = reply
+
+
 CODENAME = re.compile(r'id="codename">([^<]+)<')
 
 
@@ -240,12 +256,12 @@ def create_form(client: Client) -> tuple[str, dict[str, str]]:
     page = client.get("/generate")
     shown = CODENAME.search(page.text)
     if page.status != 200 or not shown:
-        raise RuntimeError(f"/generate gave {page.status}")
+        raise Refused("/generate", "GET", page)
     pending = hidden(page.text, "pending")
     confirm = client.post_form("/confirm", {"pending": pending})
     positions = [int(n) for n in re.findall(r'name="word(\d+)"', confirm.text)]
     if confirm.status != 200 or not positions:
-        raise RuntimeError(f"/confirm gave {confirm.status}")
+        raise Refused("/confirm", "confirm", confirm)
     words = html.unescape(shown.group(1)).split()
     return shown.group(1), {"pending": pending, **{f"word{n}": words[n - 1] for n in positions}}
 
@@ -263,7 +279,7 @@ def login_form(client: Client, codename: str) -> dict[str, str]:
     """GET /login: the login form filled in with `codename`."""
     page = client.get("/login")
     if page.status != 200:
-        raise RuntimeError(f"/login gave {page.status}")
+        raise Refused("/login", "GET", page)
     return {"token": hidden(page.text, "token"), "codename": codename}
 
 

@@ -88,6 +88,7 @@ def generate() -> Any:
         PENDING_SECONDS,
     )
     if request.args:
+        # A notice in the query string (why the visitor was sent here) changes the page.
         return render_template("generate.html", codename=text, pending=pending)
     # The page around the codename is the same for everyone: rendered once per language, the
     # codename and its sealed token filled in (escaped) for each visitor, never kept.

@@ -135,7 +135,7 @@ def lookup() -> str:
     for report in kept_views.reports:
         kept = waiting.get(report.regno)
         tickets[report.regno] = kept["ticket"] if kept else issue_ticket("followup", report.regno)
-    if any(waiting.get(report.regno) for report in kept_views.reports):
+    if any(waiting.get(regno) for regno in tickets):
         # A form with files kept from a refused try says so: rendered for this request only.
         cards = _cards(
             kept_views.reports,
@@ -145,20 +145,8 @@ def lookup() -> str:
             },
         )
     else:
-        language = current_language()
-        if language not in kept_views.cards:
-            kept_views.cards[language] = _cards(
-                kept_views.reports,
-                {
-                    report.regno: (
-                        url_for("source.followup", ticket=PageCache.marker(f"ticket{index}")),
-                        0,
-                    )
-                    for index, report in enumerate(kept_views.reports)
-                },
-            )
         cards = PageCache.fill(
-            kept_views.cards[language],
+            _kept_cards(kept_views),
             {f"ticket{index}": tickets[r.regno] for index, r in enumerate(kept_views.reports)},
         )
     # Rendered by Jinja with autoescaping, the filled tickets escaped too (PageCache.fill).
@@ -168,6 +156,24 @@ def lookup() -> str:
 def _kept_files(waiting: dict[str, Any], regno: str) -> int:
     kept = waiting.get(regno)
     return int(kept["files"]) if kept else 0
+
+
+def _kept_cards(kept_views: KeptViews) -> str:
+    """The session's report cards in the current language, rendered once per views
+    generation, each follow-up form's ticket a marker `ticket<N>` (N: the report's position)."""
+    language = current_language()
+    if language not in kept_views.cards:
+        kept_views.cards[language] = _cards(
+            kept_views.reports,
+            {
+                report.regno: (
+                    url_for("source.followup", ticket=PageCache.marker(f"ticket{index}")),
+                    0,
+                )
+                for index, report in enumerate(kept_views.reports)
+            },
+        )
+    return kept_views.cards[language]
 
 
 def _cards(reports: list[ReportView], followup_forms: dict[str, tuple[str, int]]) -> str:
