@@ -85,8 +85,10 @@ def wrk(url: str, seconds: float, script: Path, cookie: str | None = None) -> di
     return data
 
 
-def prepare(config: Config, root: Path, port: int, instance: site.Instance) -> tuple[str, str]:
-    """A logged-in source with one report and 20 replies; returns (cookie, reply text)."""
+def prepare(
+    config: Config, root: Path, port: int, instance: site.Instance
+) -> tuple[dict[str, str], str]:
+    """A logged-in source with one report and 20 replies; returns (its cookies, reply text)."""
     client = site.Client(port)
     codename = site.new_source(client)
     regno = site.submit_report(client)
@@ -106,7 +108,7 @@ def prepare(config: Config, root: Path, port: int, instance: site.Instance) -> t
     if page.status != 200 or shown < REPLIES:
         raise RuntimeError(f"/lookup shows {shown} of {REPLIES} replies (status {page.status})")
     assert client.cookie  # noqa: S101
-    return client.cookie_header, message
+    return dict(client.cookies), message
 
 
 def run(config: Config) -> BenchResult:
@@ -122,15 +124,16 @@ def run(config: Config) -> BenchResult:
         pages_dir = root / "pages"
         pages_dir.mkdir()
         with site.dropbox_server(instance, shm / "ours", root / "ours.log") as (port, ours):
-            cookie, _ = prepare(config, root, port, instance)
+            cookies, _ = prepare(config, root, port, instance)
+            viewer = site.Client(port)
+            viewer.cookies = cookies
+            cookie = viewer.cookie_header
             pages = [
                 ("landing", "/", None),
                 ("generate", "/generate", None),
                 ("submit", "/submit", cookie),
                 ("lookup", "/lookup", cookie),
             ]
-            viewer = site.Client(port)
-            viewer.cookies = dict(pair.split("=", 1) for pair in cookie.split("; "))
             sizes = {}
             for name, path, with_cookie in pages:
                 fetch = viewer if with_cookie else site.Client(port)
